@@ -1,0 +1,81 @@
+"""From-scratch NumPy layers. Every layer follows one protocol:
+
+- ``params``: list of parameter arrays; ``grads``: list of arrays of the same shapes, in the same order;
+- ``forward(...)`` caches what ``backward`` needs;
+- ``backward(dout)`` returns the gradient with respect to the input and writes the parameter
+  gradients *in place* (``self.grads[0][...] = dW``), so an optimizer may keep references to them.
+
+Arrays are float32 by default; pass float64 arrays for gradient checks. Shapes use the course's
+letters: N batch, T time, D input, H hidden, C (or V) classes.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from seqlab.functional import cross_entropy, cross_entropy_grad
+
+
+class Affine:
+    """The linear map ``out = x W + b``.
+
+    Taught in: book/01_softmax_ce_kl.md
+
+    W: (D, H), b: (H,). ``torch.nn.Linear`` stores the transpose, ``weight: (H, D)``;
+    :mod:`seqlab.convert` moves weights between the two.
+    """
+
+    param_names = ("W", "b")
+
+    def __init__(self, W: np.ndarray, b: np.ndarray):
+        if W.ndim != 2 or b.shape != (W.shape[1],):
+            raise ValueError(f"Affine needs W: (D, H) and b: (H,), got W: {W.shape} and b: {b.shape}")
+        self.params = [W, b]
+        self.grads = [np.zeros_like(W), np.zeros_like(b)]
+        self.x = None
+
+    @classmethod
+    def init(cls, D: int, H: int, rng: np.random.Generator, dtype=np.float32) -> "Affine":
+        """Uniform(-1/sqrt(D), 1/sqrt(D)) weights and biases, ``nn.Linear``'s default initialization."""
+        bound = 1 / np.sqrt(D)
+        W = rng.uniform(-bound, bound, size=(D, H)).astype(dtype)
+        b = rng.uniform(-bound, bound, size=H).astype(dtype)
+        return cls(W, b)
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        """x: (N, D) or (N, T, D) -> (N, H) or (N, T, H)."""
+        W, b = self.params
+        if x.shape[-1] != W.shape[0]:
+            raise ValueError(f"Affine expects inputs with {W.shape[0]} features (last axis), got shape {x.shape}")
+        self.x = x
+        return x @ W + b
+
+    def backward(self, dout: np.ndarray) -> np.ndarray:
+        W, _ = self.params
+        # Flatten any leading (N, T) axes so one matmul sums the gradient over all of them.
+        x2 = self.x.reshape(-1, W.shape[0])  # (N*T, D)
+        dout2 = dout.reshape(-1, W.shape[1])  # (N*T, H)
+        self.grads[0][...] = x2.T @ dout2
+        self.grads[1][...] = dout2.sum(axis=0)
+        return dout @ W.T
+
+
+class SoftmaxCrossEntropy:
+    """Softmax followed by the mean cross-entropy loss; its backward is ``(softmax(x) - y) / rows``.
+
+    Taught in: book/01_softmax_ce_kl.md
+
+    Fusing the two is both faster and more stable than backpropagating through a separate softmax.
+    """
+
+    def __init__(self):
+        self.params, self.grads = [], []
+        self.cache = None
+
+    def forward(self, logits: np.ndarray, targets: np.ndarray) -> float:
+        """logits: (N, C) or (N, T, C); targets: class indices (N,) / (N, T), or probabilities."""
+        self.cache = (logits, targets)
+        return cross_entropy(logits, targets)
+
+    def backward(self, dout: float = 1.0) -> np.ndarray:
+        logits, targets = self.cache
+        return cross_entropy_grad(logits, targets) * dout
