@@ -1,0 +1,22 @@
+"""`make grade-demo`: nbgrader grades the solution 100, the untouched release 0, a partial answer 25."""
+import csv
+
+from autograder import demo
+
+
+def test_grade_demo_scores_and_outputs(tmp_path):
+    root = tmp_path / "course"
+    scores = demo.run(root)
+    assert scores == {"demo-solution": 100.0, "demo-untouched": 0.0, "demo-partial": 25.0}
+
+    with open(root / "grades.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert {r["student_id"] for r in rows} == set(scores)
+    for student in scores:
+        feedback = root / "autograder" / "var" / "feedback" / student / demo.ASSIGNMENT / f"{demo.ASSIGNMENT}.html"
+        assert feedback.is_file(), f"no feedback for {student}"
+        assert "Task 1" in feedback.read_text()
+    # Grading never modifies what students submitted.
+    submitted = root / "autograder" / "var" / "submitted" / "demo-untouched" / demo.ASSIGNMENT / f"{demo.ASSIGNMENT}.ipynb"
+    release = root / "notebooks" / demo.ASSIGNMENT / f"{demo.ASSIGNMENT}.ipynb"
+    assert submitted.read_bytes() == release.read_bytes()
