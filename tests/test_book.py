@@ -1,0 +1,61 @@
+"""The website builds from the chapters with no failing cell, within the chapters' time budget."""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import yaml
+from jupyter_cache import get_cache
+
+from tests.conftest import REPO
+
+# Seconds a chapter may take to execute on 2 cores (COURSE.md); the seq2seq and attention chapters get 90.
+BUDGET_S = {"default": 60, "07_seq2seq": 90, "08_attention": 90}
+
+
+def toc_files() -> list[str]:
+    """Every page named in _toc.yml, as paths without extension relative to the repository."""
+    toc = yaml.safe_load((REPO / "_toc.yml").read_text())
+    files = [toc["root"]]
+    for part in toc["parts"]:
+        files += [entry["file"] for entry in part["chapters"]]
+    return files
+
+
+def chapter_sources() -> list[Path]:
+    return sorted(p for p in (REPO / "book").glob("[0-9][0-9]_*.md"))
+
+
+def test_every_chapter_is_in_the_table_of_contents():
+    listed = set(toc_files())
+    missing = [p.relative_to(REPO).with_suffix("").as_posix() for p in chapter_sources()
+               if p.relative_to(REPO).with_suffix("").as_posix() not in listed]
+    assert not missing, f"chapters missing from _toc.yml: {missing}"
+    exercises = [f"notebooks/{p.parent.name}/{p.stem}" for p in (REPO / "notebooks").glob("*/*.ipynb")]
+    assert not [e for e in exercises if e not in listed], "every exercise needs its page in _toc.yml"
+
+
+def test_every_page_is_built(built_book):
+    for name in toc_files():
+        page = built_book / f"{name}.html"
+        assert page.is_file(), f"{name} is in _toc.yml but {page.relative_to(REPO)} was not built"
+        assert re.search(r"<h1>.+</h1>", page.read_text(), re.S), f"{page.name} has no title"
+
+
+def test_every_chapter_executed_within_its_budget(built_book):
+    records = {Path(r.uri).resolve(): r for r in get_cache(REPO / "_build" / ".jupyter_cache").list_cache_records()}
+    for chapter in chapter_sources():
+        assert chapter.resolve() in records, f"{chapter.name} was not executed into the cache"
+        seconds = records[chapter.resolve()].data["execution_seconds"]
+        budget = BUDGET_S.get(chapter.stem, BUDGET_S["default"])
+        print(f"{chapter.name}: executed in {seconds:.1f} s (budget {budget} s)")
+        assert seconds <= budget, f"{chapter.name} took {seconds:.1f} s to execute, over its {budget} s budget"
+
+
+def test_math_is_served_by_the_local_mathjax(built_book):
+    page = (built_book / "book" / "01_softmax_ce_kl.html").read_text()
+    scripts = [src.split("?")[0] for src in re.findall(r'<script[^>]+src="([^"]+)"', page)]
+    assert any(s.endswith("_static/mathjax/tex-chtml.js") for s in scripts), scripts
+    assert sum("mathjax" in s for s in scripts) == 1, f"MathJax is loaded more than once: {scripts}"
+    assert not [s for s in scripts if s.startswith(("http:", "https:", "//"))], f"scripts from other hosts: {scripts}"
+    assert (built_book / "_static" / "mathjax" / "tex-chtml.js").is_file()
