@@ -4,10 +4,13 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pytest
 import yaml
 from jupyter_cache import get_cache
 
 from tests.conftest import REPO
+
+pytestmark = pytest.mark.slow  # builds, grades or drives a browser: `-m "not slow"` skips it
 
 # Seconds a chapter may take to execute on 2 cores (COURSE.md); the seq2seq and attention chapters get 90.
 BUDGET_S = {"default": 60, "07_seq2seq": 90, "08_attention": 90}

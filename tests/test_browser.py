@@ -12,6 +12,8 @@ import pytest
 
 from tests.conftest import ARTIFACTS
 
+pytestmark = pytest.mark.slow  # builds, grades or drives a browser: `-m "not slow"` skips it
+
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 LOCAL_HOSTS = {"127.0.0.1", "localhost"}
 

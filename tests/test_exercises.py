@@ -13,6 +13,8 @@ from nbclient import NotebookClient
 
 from autograder.nbgrader_cli import REPO, assignments, nbgrader
 
+pytestmark = pytest.mark.slow  # builds, grades or drives a browser: `-m "not slow"` skips it
+
 ASSIGNMENTS = assignments()
 
 

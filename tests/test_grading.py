@@ -1,7 +1,11 @@
 """`make grade-demo`: nbgrader grades the solution 100, the untouched release 0, a partial answer 25."""
 import csv
 
+import pytest
+
 from autograder import demo
+
+pytestmark = pytest.mark.slow  # builds, grades or drives a browser: `-m "not slow"` skips it
 
 
 def test_grade_demo_scores_and_outputs(tmp_path):
