@@ -9,6 +9,9 @@ graded copies, feedback, the gradebook) lives under ``autograder/var/``, which g
 """
 from pathlib import Path
 
+from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor
+from nbgrader.preprocessors import ClearHiddenTests, GetGrades
+
 c = get_config()  # noqa: F821 (provided by traitlets when nbgrader loads this file)
 
 REPO = Path(__file__).resolve().parent.parent
@@ -25,3 +28,6 @@ c.CourseDirectory.db_url = f"sqlite:///{REPO / 'autograder' / 'var' / 'gradebook
 c.Execute.timeout = 60
 # The stub that replaces each solution: running it fails the task's tests.
 c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}
+# Feedback shows students their results, never the hidden tests' code (nbgrader's default
+# feedback copies the graded notebook, hidden tests included).
+c.GenerateFeedback.preprocessors = [GetGrades, ClearHiddenTests, CSSHTMLHeaderPreprocessor]

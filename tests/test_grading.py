@@ -16,10 +16,15 @@ def test_grade_demo_scores_and_outputs(tmp_path):
     with open(root / "grades.csv", newline="") as f:
         rows = list(csv.DictReader(f))
     assert {r["student_id"] for r in rows} == set(scores)
+    release = (root / "notebooks" / demo.ASSIGNMENT / f"{demo.ASSIGNMENT}.ipynb").read_text()
+    hidden_only = ["torch_reference", "dirichlet"]  # names that occur in hidden tests alone
+    assert not [name for name in hidden_only if name in release]
     for student in scores:
         feedback = root / "autograder" / "var" / "feedback" / student / demo.ASSIGNMENT / f"{demo.ASSIGNMENT}.html"
         assert feedback.is_file(), f"no feedback for {student}"
-        assert "Task 1" in feedback.read_text()
+        html = feedback.read_text()
+        assert "Task 1" in html
+        assert not [name for name in hidden_only if name in html], f"{student}'s feedback reveals hidden tests"
     # Grading never modifies what students submitted.
     submitted = root / "autograder" / "var" / "submitted" / "demo-untouched" / demo.ASSIGNMENT / f"{demo.ASSIGNMENT}.ipynb"
     release = root / "notebooks" / demo.ASSIGNMENT / f"{demo.ASSIGNMENT}.ipynb"
