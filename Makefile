@@ -11,7 +11,6 @@ PACKAGE_STAMP := _build/.seqlab-stamp
 # Chapters and tests run several kernels at once on small machines: one BLAS thread each.
 export OMP_NUM_THREADS ?= 1
 export TQDM_DISABLE ?= 1
-export MPLBACKEND ?= Agg
 # nbgrader and jupyter-book call tools of the environment (alembic, jupyter) by name.
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
