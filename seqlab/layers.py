@@ -79,3 +79,47 @@ class SoftmaxCrossEntropy:
     def backward(self, dout: float = 1.0) -> np.ndarray:
         logits, targets = self.cache
         return cross_entropy_grad(logits, targets) * dout
+
+
+class Embedding:
+    """A lookup table from token ids to rows of ``W``: a one-hot vector times ``W``, without the one-hot.
+
+    Taught in: book/02_rnn.md
+
+    W: (V, D). ``torch.nn.Embedding`` stores the same ``weight: (V, D)``, no transpose.
+    """
+
+    param_names = ("W",)
+
+    def __init__(self, W: np.ndarray):
+        if W.ndim != 2:
+            raise ValueError(f"Embedding needs W: (V, D), got W: {W.shape}")
+        self.params = [W]
+        self.grads = [np.zeros_like(W)]
+        self.ids = None
+
+    @classmethod
+    def init(cls, V: int, D: int, rng: np.random.Generator, dtype=np.float32) -> "Embedding":
+        """Standard normal entries, ``nn.Embedding``'s default initialization."""
+        return cls(rng.standard_normal((V, D)).astype(dtype))
+
+    def forward(self, ids: np.ndarray) -> np.ndarray:
+        """ids: integers of any shape, (N,) or (N, T) -> W[ids]: (N, D) or (N, T, D)."""
+        ids = np.asarray(ids)
+        V = self.params[0].shape[0]
+        if not np.issubdtype(ids.dtype, np.integer):
+            raise TypeError(f"Embedding expects integer token ids, got dtype {ids.dtype}")
+        # A negative id would silently wrap around to the end of W instead of failing.
+        if ids.size and (ids.min() < 0 or ids.max() >= V):
+            raise ValueError(f"token ids must lie in [0, {V - 1}] for a vocabulary of V = {V}, "
+                             f"got ids in [{ids.min()}, {ids.max()}]")
+        self.ids = ids
+        return self.params[0][ids]
+
+    def backward(self, dout: np.ndarray) -> None:
+        """dout: ids.shape + (D,). Writes dW; returns None, as integer ids have no gradient."""
+        dW = self.grads[0]
+        dW[...] = 0
+        # np.add.at sums the rows of a token that occurs several times; dW[ids] += dout would keep one.
+        np.add.at(dW, self.ids, dout)
+        return None
