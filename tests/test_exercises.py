@@ -57,28 +57,36 @@ def test_release_run_as_is_fails_every_graded_test(assignment, tmp_path):
     assert not passing, f"the untouched release passes {passing}: those tests do not test the student's answer"
 
 
-# Plausible student bugs, each written into the solution: (answer cell, code replaced, replacement,
-# the test cell that must catch it).
-MUTANTS = {
-    "log_softmax without the max shift": (
-        "log_softmax", "shifted = x - m", "shifted = x", "test-log_softmax"),
-    "cross-entropy averaged over padding too": (
-        "sequence_cross_entropy", "* counted[..., None] / count", "* counted[..., None] / targets.size",
-        "test-sequence_cross_entropy"),
-    "KL without the 0 log 0 convention": (
-        "kl_divergence", "return np.sum(np.where(p > 0, terms, 0.0), axis=-1)", "return np.sum(terms, axis=-1)",
-        "test-kl_divergence"),
-    "distillation gradient not divided by N": (
-        "distillation_loss", "dlogits = (np.exp(logq) - p) / N", "dlogits = np.exp(logq) - p",
-        "test-distillation_loss"),
-}
+def load_mutants() -> list[tuple[str, str, tuple[str, str, str, str]]]:
+    """Every exercise's plausible student bugs, from ``tests/mutants/<exercise>.py`` (a ``MUTANTS`` dict)."""
+    found = []
+    for assignment in ASSIGNMENTS:
+        path = REPO / "tests" / "mutants" / f"{assignment}.py"
+        if not path.is_file():
+            continue
+        namespace: dict = {}
+        exec(compile(path.read_text(), str(path), "exec"), namespace)
+        found += [(assignment, bug, spec) for bug, spec in sorted(namespace["MUTANTS"].items())]
+    return found
 
 
-@pytest.mark.parametrize("bug", sorted(MUTANTS))
-def test_hidden_tests_catch_a_plausible_bug(bug, tmp_path):
-    answer_id, old, new, test_id = MUTANTS[bug]
-    nb = nbformat.read(REPO / "solutions" / "01_softmax_ce_kl" / "01_softmax_ce_kl.ipynb", as_version=4)
-    cells = {c.metadata["nbgrader"]["grade_id"]: c for c in nb.cells}
+MUTANTS = load_mutants()
+
+
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_every_task_has_a_mutant(assignment):
+    """Each graded task's hidden tests are shown to catch at least one plausible bug."""
+    nb = nbformat.read(REPO / "solutions" / assignment / f"{assignment}.ipynb", as_version=4)
+    tests = {c.metadata["nbgrader"]["grade_id"] for c in graded_cells(nb)}
+    caught = {spec[3] for a, _, spec in MUTANTS if a == assignment}
+    assert tests <= caught, f"tests/mutants/{assignment}.py has no mutant for {sorted(tests - caught)}"
+
+
+@pytest.mark.parametrize("assignment, bug, spec", MUTANTS, ids=[f"{a}: {b}" for a, b, _ in MUTANTS])
+def test_hidden_tests_catch_a_plausible_bug(assignment, bug, spec, tmp_path):
+    answer_id, old, new, test_id = spec
+    nb = nbformat.read(REPO / "solutions" / assignment / f"{assignment}.ipynb", as_version=4)
+    cells = {c.metadata["nbgrader"]["grade_id"]: c for c in nb.cells if "nbgrader" in c.metadata}
     assert old in cells[answer_id].source, f"mutant '{bug}' no longer applies to the solution"
     cells[answer_id].source = cells[answer_id].source.replace(old, new)
     execute(nb, tmp_path)
