@@ -1,0 +1,53 @@
+"""Optimizers and clipping against torch.optim and torch.nn.utils on the same numbers."""
+import numpy as np
+import pytest
+import torch
+
+from seqlab.optim import SGD, Adam, clip_grads_by_global_norm, global_norm
+
+
+def arrays(seed, shapes=((3, 4), (4,), (2, 2, 2))):
+    rng = np.random.default_rng(seed)
+    return [rng.standard_normal(s).astype(np.float32) for s in shapes]
+
+
+@pytest.mark.parametrize("make", [lambda: (SGD(0.1), torch.optim.SGD, {"lr": 0.1}),
+                                  lambda: (Adam(0.01), torch.optim.Adam, {"lr": 0.01})], ids=["sgd", "adam"])
+def test_optimizers_match_torch_over_several_steps(make):
+    ours, torch_optimizer, kwargs = make()
+    params = arrays(0)
+    t_params = [torch.tensor(p.copy(), requires_grad=True) for p in params]
+    opt = torch_optimizer(t_params, **kwargs)
+    for step in range(5):
+        grads = arrays(10 + step)
+        ours.update(params, grads)
+        for t, g in zip(t_params, grads):
+            t.grad = torch.from_numpy(g.copy())
+        opt.step()
+    for p, t in zip(params, t_params):
+        torch.testing.assert_close(torch.from_numpy(p), t.detach(), rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize("max_norm", [0.5, 100.0])
+def test_clipping_matches_clip_grad_norm(max_norm):
+    grads = arrays(1)
+    t_params = [torch.zeros(g.shape, requires_grad=True) for g in grads]
+    for t, g in zip(t_params, grads):
+        t.grad = torch.from_numpy(g.copy())
+    t_norm = torch.nn.utils.clip_grad_norm_(t_params, max_norm)
+    norm = clip_grads_by_global_norm(grads, max_norm)
+    assert norm == pytest.approx(t_norm.item(), rel=1e-6)
+    for g, t in zip(grads, t_params):
+        torch.testing.assert_close(torch.from_numpy(g), t.grad)
+    assert global_norm(grads) == pytest.approx(min(max_norm, norm), rel=1e-5)
+
+
+def test_clipping_edge_cases_and_errors():
+    zeros = [np.zeros(3, np.float32)]
+    assert clip_grads_by_global_norm(zeros, 1.0) == 0.0 and not zeros[0].any()
+    with pytest.raises(FloatingPointError, match="inf or NaN"):
+        clip_grads_by_global_norm([np.array([1.0, np.nan])], 1.0)
+    with pytest.raises(ValueError, match="max_norm must be positive"):
+        clip_grads_by_global_norm(zeros, 0.0)
+    with pytest.raises(ValueError, match="parameter 0 has shape"):
+        SGD(0.1).update([np.zeros(3)], [np.zeros(4)])
