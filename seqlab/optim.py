@@ -1,6 +1,6 @@
 """Optimizers and gradient clipping, shared by every training loop of the course.
 
-Taught in: book/02_rnn.md (SGD, Adam), book/03_gradients.md (clipping)
+Taught in: book/02_rnn.md (SGD, Adam), book/03_gradient_flow.md (clipping)
 
 An optimizer updates ``params`` in place from ``grads`` (two matching lists of arrays, the layer
 protocol's), so that models and optimizers can hold references to the same arrays.
