@@ -123,3 +123,65 @@ class Embedding:
         # np.add.at sums the rows of a token that occurs several times; dW[ids] += dout would keep one.
         np.add.at(dW, self.ids, dout)
         return None
+
+
+class Dropout:
+    """Inverted dropout: in training, zero each element with probability ``p`` and scale the others
+    by ``1 / (1 - p)``; in evaluation, the identity.
+
+    Taught in: book/04_lstm.md
+
+    The scaling happens at training time so that every unit's expected value is the same in both
+    modes, and evaluation needs no correction (``nn.Dropout`` does the same). The mask comes from
+    the layer's own generator ``rng`` (a ``np.random.Generator`` or a seed), so runs are repeatable.
+    ``train()`` and ``eval()`` switch the mode, as in torch; a new layer is in training mode.
+    """
+
+    def __init__(self, p: float = 0.5, rng: np.random.Generator | int = 0):
+        if not 0 <= p < 1:
+            raise ValueError(f"dropout probability p must lie in [0, 1), got {p}: p = 1 would drop every unit")
+        self.p = p
+        self.rng = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
+        self.training = True
+        self.params, self.grads = [], []
+        self.mask = None  # the scaled mask of the last forward, 0 or 1/(1-p); None when nothing was dropped
+
+    def train(self, mode: bool = True) -> "Dropout":
+        self.training = mode
+        return self
+
+    def eval(self) -> "Dropout":
+        return self.train(False)
+
+    def _mask_shape(self, x: np.ndarray) -> tuple[int, ...]:
+        return x.shape
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        """x: any shape -> the same shape and dtype."""
+        if not self.training or self.p == 0:
+            self.mask = None
+            return x
+        keep = self.rng.random(self._mask_shape(x)) >= self.p
+        self.mask = keep * x.dtype.type(1 / (1 - self.p))
+        return x * self.mask
+
+    def backward(self, dout: np.ndarray) -> np.ndarray:
+        # Each output is x * mask: the gradient goes through the same mask.
+        return dout if self.mask is None else dout * self.mask
+
+
+class VariationalDropout(Dropout):
+    """Dropout with one mask per sequence, the same at every time step (Gal and Ghahramani, 2016).
+
+    Taught in: book/04_lstm.md
+
+    x: (N, T, D); the mask is (N, 1, D), broadcast over T. A unit dropped for a sequence stays
+    dropped for all of it, which regularizes a recurrent model more evenly than fresh noise at each step.
+    """
+
+    def _mask_shape(self, x: np.ndarray) -> tuple[int, ...]:
+        if x.ndim != 3:
+            raise ValueError(f"VariationalDropout expects x of shape (N, T, D), got {x.shape}: "
+                             "it shares one mask across the time axis")
+        N, _, D = x.shape
+        return (N, 1, D)

@@ -1,12 +1,13 @@
 """Models assembled from the package's layers, with the interface the training loops rely on.
 
-Taught in: book/02_rnn.md
+Taught in: book/02_rnn.md (RNNLM), book/04_lstm.md (LSTMLM, BetterLSTMLM)
 """
 from __future__ import annotations
 
 import numpy as np
 
-from seqlab.layers import Affine, Embedding, SoftmaxCrossEntropy
+from seqlab.layers import Affine, Dropout, Embedding, SoftmaxCrossEntropy, VariationalDropout
+from seqlab.lstm import StackedLSTM, TimeLSTM
 from seqlab.rnn import TimeRNN
 
 
@@ -42,7 +43,7 @@ class RNNLM:
         """Next-token scores: xs (N, T) ids -> logits (N, T, V). Advances the RNN's state."""
         xs = np.asarray(xs)
         if xs.ndim != 2:
-            raise ValueError(f"RNNLM expects token ids xs of shape (N, T), got {xs.shape}")
+            raise ValueError(f"{type(self).__name__} expects token ids xs of shape (N, T), got {xs.shape}")
         return self.output.forward(self.rnn.forward(self.embedding.forward(xs)))
 
     def forward(self, xs: np.ndarray, ts: np.ndarray) -> float:
@@ -57,3 +58,122 @@ class RNNLM:
     def reset_state(self) -> None:
         """Start the next call from a zero state."""
         self.rnn.reset_state()
+
+
+class LSTMLM(RNNLM):
+    """RNNLM with a TimeLSTM in place of the TimeRNN: Embedding -> TimeLSTM -> Affine -> softmax cross-entropy.
+
+    Taught in: book/04_lstm.md
+
+    The interface, the state carried across calls and the methods are RNNLM's; only the recurrent
+    layer differs. Shapes of the weights: embedding (V, D), LSTM (D, 4H), (H, 4H), (4H,), output (H, V), (V,).
+    """
+
+    def __init__(self, V: int, D: int, H: int, rng: np.random.Generator, dtype=np.float32):
+        self.embedding = Embedding.init(V, D, rng, dtype)
+        self.rnn = TimeLSTM.init(D, H, rng, dtype, stateful=True)  # the recurrent layer, under RNNLM's name for it
+        self.output = Affine.init(H, V, rng, dtype)
+        self.loss_layer = SoftmaxCrossEntropy()
+        named_layers = {"embedding": self.embedding, "lstm": self.rnn, "output": self.output}
+        self.params = [p for layer in named_layers.values() for p in layer.params]
+        self.grads = [g for layer in named_layers.values() for g in layer.grads]
+        self.param_names = tuple(f"{prefix}.{name}" for prefix, layer in named_layers.items() for name in layer.param_names)
+
+
+class BetterLSTMLM:
+    """A stronger LSTM language model: stacked LSTMs, dropout, and the embedding reused as the output layer.
+
+    Taught in: book/04_lstm.md
+
+    Embedding (V, D) -> dropout -> [TimeLSTM -> dropout] x num_layers -> Affine (H, V) -> softmax
+    cross-entropy, the regularized model of Zaremba et al. (2014) with the weight tying of Press and
+    Wolf (2017) and Inan et al. (2017). xs, ts: (N, T) token ids.
+
+    Weight tying. The output layer's weight is the embedding's transposed, ``W_out = E.T``: one
+    array, two uses, which needs ``D == H`` and saves ``H * V`` parameters. The Affine holds a view
+    of ``E``, so an in-place update of ``E`` updates both; the gradient of ``E`` is the sum of
+    the gradients of its two uses, ``dE = dE_embedding + dW_out.T``. ``params`` lists ``E`` once.
+
+    Dropout (``dropout`` = p) is active in training mode, the default; ``eval()`` turns it off for
+    evaluation and generation, ``train()`` back on. ``variational=True`` keeps one mask per
+    sequence across time steps. ``num_parameters()`` counts each parameter once.
+
+    The LSTMs are stateful, as in RNNLM (truncated BPTT): call ``reset_state()`` at the start of
+    each pass over the data. In torch, the same model is ``nn.Embedding``, ``nn.LSTM(num_layers=L)``
+    (dropout between its layers) and ``nn.Linear`` with ``linear.weight = embedding.weight``.
+    """
+
+    def __init__(self, V: int, D: int, H: int, rng: np.random.Generator, num_layers: int = 2,
+                 dropout: float = 0.5, variational: bool = False, tie_weights: bool = True, dtype=np.float32):
+        if tie_weights and D != H:
+            raise ValueError(f"weight tying reuses the embedding (V, D) as the output weight (H, V) transposed, "
+                             f"so it needs D == H; got D = {D}, H = {H}: make them equal or pass tie_weights=False")
+        if num_layers < 1:
+            raise ValueError(f"BetterLSTMLM needs num_layers >= 1, got {num_layers}")
+        self.tie_weights = tie_weights
+        self.embedding = Embedding.init(V, D, rng, dtype)
+        self.lstm = StackedLSTM.init(D, H, num_layers, rng, dtype=dtype, stateful=True)
+        dropout_layer = VariationalDropout if variational else Dropout
+        # One dropout on the embeddings and one on each LSTM's outputs, each with its own generator.
+        self.dropouts = [dropout_layer(dropout, np.random.default_rng(rng.integers(2**63))) for _ in range(num_layers + 1)]
+        if tie_weights:
+            bound = 1 / np.sqrt(H)  # nn.Linear's bias initialization
+            self.output = Affine(self.embedding.params[0].T, rng.uniform(-bound, bound, V).astype(dtype))
+            self.tied_grad = np.zeros_like(self.embedding.params[0])  # dE from both uses, (V, D)
+            output_params, output_grads, output_names = self.output.params[1:], self.output.grads[1:], ("b",)
+        else:
+            self.output = Affine.init(H, V, rng, dtype)
+            output_params, output_grads, output_names = self.output.params, self.output.grads, self.output.param_names
+        self.loss_layer = SoftmaxCrossEntropy()
+        self.params = [*self.embedding.params, *self.lstm.params, *output_params]
+        embedding_grads = [self.tied_grad] if tie_weights else self.embedding.grads
+        self.grads = [*embedding_grads, *self.lstm.grads, *output_grads]
+        self.param_names = ("embedding.W", *(f"lstm.{name}" for name in self.lstm.param_names),
+                            *(f"output.{name}" for name in output_names))
+        self.training = True
+
+    def train(self, mode: bool = True) -> "BetterLSTMLM":
+        """Training mode (dropout on) or, with ``mode=False``, evaluation mode (dropout off)."""
+        self.training = mode
+        for layer in self.dropouts:
+            layer.train(mode)
+        return self
+
+    def eval(self) -> "BetterLSTMLM":
+        return self.train(False)
+
+    def num_parameters(self) -> int:
+        """The number of trainable numbers, the tied weight counted once.
+
+        ``nn.LSTM`` has two bias vectors per layer and direction where we have one, so the same
+        model in torch counts ``4H`` more per layer.
+        """
+        return sum(p.size for p in self.params)
+
+    def predict(self, xs: np.ndarray) -> np.ndarray:
+        """Next-token scores: xs (N, T) ids -> logits (N, T, V). Advances the LSTMs' states."""
+        xs = np.asarray(xs)
+        if xs.ndim != 2:
+            raise ValueError(f"BetterLSTMLM expects token ids xs of shape (N, T), got {xs.shape}")
+        hs = self.dropouts[0].forward(self.embedding.forward(xs))
+        for lstm, dropout in zip(self.lstm.layers, self.dropouts[1:]):
+            hs = dropout.forward(lstm.forward(hs))
+        return self.output.forward(hs)
+
+    def forward(self, xs: np.ndarray, ts: np.ndarray) -> float:
+        """Mean cross-entropy of the next tokens ts (N, T), in nats per token."""
+        return self.loss_layer.forward(self.predict(xs), ts)
+
+    def backward(self) -> None:
+        """Fills ``grads`` from the last ``forward``."""
+        dhs = self.output.backward(self.loss_layer.backward())
+        for lstm, dropout in zip(reversed(self.lstm.layers), reversed(self.dropouts[1:])):
+            dhs = lstm.backward(dropout.backward(dhs))
+        self.embedding.backward(self.dropouts[0].backward(dhs))
+        if self.tie_weights:
+            # E is used twice, as the embedding table and (transposed) as the output weight: the gradients add.
+            np.add(self.embedding.grads[0], self.output.grads[0].T, out=self.tied_grad)
+
+    def reset_state(self) -> None:
+        """Start the next call from zero states."""
+        self.lstm.reset_state()

@@ -7,10 +7,17 @@ and :func:`rnn_step_backward` only; the classes below call them and hold no arit
 Weights: ``Wx: (D, H)``, ``Wh: (H, H)``, ``b: (H,)``. ``torch.nn.RNN`` stores the transposes and
 two biases; :mod:`seqlab.convert` moves weights between the two.
 
-State layouts: a :class:`TimeRNN` has one state, ``h: (N, H)``. :class:`BidirectionalRNN` and
-:class:`StackedRNN` hold several and use PyTorch's ``h_n`` layout ``(S, N, H)`` with
+State layouts: a :class:`TimeRNN` has one state, ``h: (N, H)``. :class:`Bidirectional` and
+:class:`Stacked` hold several and use PyTorch's ``h_n`` layout ``(S, N, H)`` with
 ``S = num_layers * num_directions``, for ``set_state``, ``final_hidden_states()``, ``dh`` and the
 ``dh_last`` argument of ``backward``.
+
+The two wrappers work for any *time layer*: :class:`TimeRNN` here, ``TimeLSTM`` (whose state is
+the pair ``(h, c)``) and ``TimeGRU`` later. A time layer has ``state_names`` (``("h",)`` or
+``("h", "c")``), ``set_state(*states)`` with one ``(N, H)`` array per name, ``backward(dhs, *d_lasts)``
+with one optional ``(N, H)`` gradient per name, and returns every state in the ``(S, N, H)`` layout
+from ``final_states()`` and ``initial_state_grads()``. :class:`BidirectionalRNN` and
+:class:`StackedRNN` are the wrappers of TimeRNNs, ``nn.RNN(bidirectional=True)`` and ``nn.RNN(num_layers=L)``.
 """
 from __future__ import annotations
 
@@ -37,26 +44,34 @@ def _check_shape(owner: str, name: str, array, layout: str, expected: tuple) -> 
     """Raise a ValueError that names the expected layout; ``None`` in ``expected`` matches any size."""
     shape = np.shape(array)
     if len(shape) != len(expected) or any(e is not None and e != n for e, n in zip(expected, shape)):
-        letters = layout.strip("()").split(", ")
+        letters = layout.strip("(,)").split(", ")
         sizes = ", ".join(letter if e is None else str(e) for letter, e in zip(letters, expected))
+        sizes += "," if len(expected) == 1 else ""  # (4,), as Python writes a shape
         raise ValueError(f"{owner} expects {name} of shape {layout} = ({sizes}), got {shape}")
 
 
-def _checked_weights(owner: str, Wx, Wh, b) -> list[np.ndarray]:
-    _check_shape(owner, "Wx", Wx, "(D, H)", (None, None))
-    H = Wx.shape[1]
-    _check_shape(owner, "Wh", Wh, "(H, H)", (H, H))
-    _check_shape(owner, "b", b, "(H,)", (H,))
+def _checked_weights(owner: str, Wx, Wh, b, num_gates: int = 1) -> list[np.ndarray]:
+    """``[Wx (D, GH), Wh (H, GH), b (GH,)]`` after checking their shapes; G = num_gates (4 for an LSTM)."""
+    G = "" if num_gates == 1 else str(num_gates)
+    _check_shape(owner, "Wx", Wx, f"(D, {G}H)", (None, None))
+    if Wx.shape[1] % num_gates:
+        raise ValueError(f"{owner} expects Wx of shape (D, {G}H), one block of H columns per gate; "
+                         f"got {Wx.shape}, whose {Wx.shape[1]} columns are not a multiple of {num_gates}")
+    H = Wx.shape[1] // num_gates
+    _check_shape(owner, "Wh", Wh, f"(H, {G}H)", (H, num_gates * H))
+    _check_shape(owner, "b", b, f"({G}H,)", (num_gates * H,))
     return [Wx, Wh, b]
 
 
-def _init_weights(D: int, H: int, rng: np.random.Generator, dtype) -> list[np.ndarray]:
-    """Uniform(-1/sqrt(H), 1/sqrt(H)), ``nn.RNN``'s default.
+def _init_weights(D: int, H: int, rng: np.random.Generator, dtype, num_gates: int = 1) -> list[np.ndarray]:
+    """``[Wx (D, GH), Wh (H, GH), b (GH,)]`` drawn from Uniform(-1/sqrt(H), 1/sqrt(H)), the default
+    of ``nn.RNN``, ``nn.LSTM`` and ``nn.GRU``.
 
     PyTorch draws its two biases that way; their sum, our ``b``, would be triangular on twice the range.
     """
     bound = 1 / np.sqrt(H)
-    return [rng.uniform(-bound, bound, size=shape).astype(dtype) for shape in [(D, H), (H, H), (H,)]]
+    G = num_gates
+    return [rng.uniform(-bound, bound, size=shape).astype(dtype) for shape in [(D, G * H), (H, G * H), (G * H,)]]
 
 
 class RNN:
@@ -110,6 +125,7 @@ class TimeRNN:
     """
 
     param_names = ("Wx", "Wh", "b")
+    state_names = ("h",)
     num_directions = 1
 
     def __init__(self, Wx: np.ndarray, Wh: np.ndarray, b: np.ndarray, stateful: bool = False):
@@ -149,6 +165,16 @@ class TimeRNN:
         if self.h is None:
             raise RuntimeError("TimeRNN has no final hidden state yet: call forward first")
         return self.h[None]
+
+    def final_states(self) -> tuple[np.ndarray]:
+        """``(h_n,)``, each state (1, N, H): the form every time layer shares, for the wrappers."""
+        return (self.final_hidden_states(),)
+
+    def initial_state_grads(self) -> tuple[np.ndarray]:
+        """``(dh0,)`` in the ``(1, N, H)`` layout, from the last ``backward``."""
+        if self.dh is None:
+            raise RuntimeError("TimeRNN has no initial-state gradient yet: call backward first")
+        return (self.dh[None],)
 
     def forward(self, xs: np.ndarray) -> np.ndarray:
         Wx, Wh, b = self.params
@@ -196,33 +222,68 @@ class TimeRNN:
         return dxs
 
 
-class BidirectionalRNN:
-    """Two TimeRNNs, one reading left to right and one right to left: ``(N, T, D) -> (N, T, 2H)``.
+def _time_layer_kind(layer) -> type:
+    """The time layer a layer is made of: TimeRNN for a TimeRNN and for a Bidirectional of TimeRNNs."""
+    return type(layer.forward_layer) if isinstance(layer, Bidirectional) else type(layer)
+
+
+def _split_state_grads(owner: str, state_names: tuple[str, ...], **d_lasts) -> tuple:
+    """The ``backward`` arguments ``dh_last``, ``dc_last`` as one entry per state, refusing extra ones."""
+    names = [f"d{name}_last" for name in state_names]
+    extra = [key for key, value in d_lasts.items() if value is not None and key not in names]
+    if extra:
+        raise ValueError(f"{owner} has the states {state_names}: it takes no {extra[0]}")
+    return tuple(d_lasts.get(name) for name in names)
+
+
+class Bidirectional:
+    """Two time layers of one kind, one reading left to right and one right to left: ``(N, T, D) -> (N, T, 2H)``.
 
     Taught in: book/02_rnn.md
 
-    Output t is ``[forward h_t, backward h_t]``, forward half first, as in ``nn.RNN(bidirectional=True)``.
-    States use the ``h_n`` layout ``(2, N, H)``: index 0 forward, 1 backward. The backward
-    direction's last state is the one at t = 0: it has read the whole sequence when it gets there.
+    Output t is ``[forward h_t, backward h_t]``, forward half first, as in ``nn.RNN(bidirectional=True)``
+    (and ``nn.LSTM``, ``nn.GRU``). Every state (``h``, and ``c`` for an LSTM) uses the ``h_n``
+    layout ``(2, N, H)``: index 0 forward, 1 backward. The backward direction's last state is the
+    one at t = 0: it has read the whole sequence when it gets there.
+
+    Subclasses fix the time layer, for ``init``: :class:`BidirectionalRNN`, ``BidirectionalLSTM``...
     """
 
     num_directions = 2
+    time_layer: type | None = None  # what ``init`` builds and the constructor accepts; None: any
 
-    def __init__(self, forward_layer: TimeRNN, backward_layer: TimeRNN):
+    def __init__(self, forward_layer, backward_layer):
+        owner = type(self).__name__
+        kinds = {type(forward_layer), type(backward_layer)}
+        if len(kinds) > 1:
+            raise ValueError(f"{owner} needs two layers of one kind, got {type(forward_layer).__name__} forward "
+                             f"and {type(backward_layer).__name__} backward")
+        if self.time_layer is not None and not isinstance(forward_layer, self.time_layer):
+            raise ValueError(f"{owner} wraps {self.time_layer.__name__} layers, got {type(forward_layer).__name__}")
         if forward_layer.stateful or backward_layer.stateful:
-            raise ValueError("BidirectionalRNN reads each sequence whole in both directions: its layers cannot be stateful")
+            raise ValueError(f"{owner} reads each sequence whole in both directions: its layers cannot be stateful")
         sizes = [(layer.input_size, layer.hidden_size) for layer in (forward_layer, backward_layer)]
         if sizes[0] != sizes[1]:
             raise ValueError(f"both directions need the same (D, H), got {sizes[0]} forward and {sizes[1]} backward")
         self.forward_layer, self.backward_layer = forward_layer, backward_layer
+        self.state_names = forward_layer.state_names
         self.params = forward_layer.params + backward_layer.params
         self.grads = forward_layer.grads + backward_layer.grads
-        self.param_names = tuple(f"{direction}.{name}" for direction in ("fwd", "bwd") for name in TimeRNN.param_names)
-        self.dh = None  # (2, N, H) gradient with respect to the initial states
+        self.param_names = tuple(f"{direction}.{name}" for direction in ("fwd", "bwd") for name in forward_layer.param_names)
+        self.dh = None  # (2, N, H) gradient with respect to the initial states h0
+        self.dc = None  # (2, N, H) the same for c0, when the time layer has a cell state
 
     @classmethod
-    def init(cls, D: int, H: int, rng: np.random.Generator, dtype=np.float32) -> "BidirectionalRNN":
-        return cls(TimeRNN.init(D, H, rng, dtype), TimeRNN.init(D, H, rng, dtype))
+    def init(cls, D: int, H: int, rng: np.random.Generator, dtype=np.float32):
+        """Two new time layers of ``cls.time_layer``, with PyTorch's initialization (forward drawn first)."""
+        if cls.time_layer is None:
+            raise TypeError(f"{cls.__name__}.init does not know which time layer to build: call "
+                            f"BidirectionalRNN.init or BidirectionalLSTM.init, or pass two layers to {cls.__name__}(...)")
+        return cls(cls.time_layer.init(D, H, rng, dtype), cls.time_layer.init(D, H, rng, dtype))
+
+    @property
+    def stateful(self) -> bool:
+        return False
 
     @property
     def input_size(self) -> int:
@@ -236,51 +297,83 @@ class BidirectionalRNN:
     def output_size(self) -> int:
         return 2 * self.hidden_size
 
-    def set_state(self, h0: np.ndarray) -> None:
-        """Start both directions from ``h0: (2, N, H)``."""
-        _check_shape("BidirectionalRNN", "the state h0", h0, "(2, N, H)", (2, None, self.hidden_size))
-        self.forward_layer.set_state(h0[0])
-        self.backward_layer.set_state(h0[1])
+    def set_state(self, *states: np.ndarray) -> None:
+        """Start both directions from ``h0`` (and ``c0``), each ``(2, N, H)``: ``set_state(h0)`` or ``set_state(h0, c0)``."""
+        owner = type(self).__name__
+        if len(states) != len(self.state_names):
+            raise TypeError(f"{owner}.set_state takes the states {self.state_names}, each (2, N, H); got {len(states)} arrays")
+        for name, state in zip(self.state_names, states):
+            _check_shape(owner, f"the state {name}0", state, "(2, N, H)", (2, None, self.hidden_size))
+        self.forward_layer.set_state(*(state[0] for state in states))
+        self.backward_layer.set_state(*(state[1] for state in states))
 
     def reset_state(self) -> None:
         self.forward_layer.reset_state()
         self.backward_layer.reset_state()
 
-    def final_hidden_states(self) -> np.ndarray:
-        """(2, N, H), ``h_n`` of ``nn.RNN(bidirectional=True)``."""
-        return np.stack([self.forward_layer.h, self.backward_layer.h])
+    def final_states(self) -> tuple[np.ndarray, ...]:
+        """One (2, N, H) array per state name, forward direction first."""
+        return tuple(np.concatenate(pair) for pair in zip(self.forward_layer.final_states(), self.backward_layer.final_states()))
+
+    def final_hidden_states(self):
+        """What the torch module returns beside the outputs: ``h_n`` (2, N, H), or ``(h_n, c_n)`` for an LSTM."""
+        states = self.final_states()
+        return states[0] if len(states) == 1 else states
+
+    def initial_state_grads(self) -> tuple[np.ndarray, ...]:
+        """One (2, N, H) gradient per state name, from the last ``backward``."""
+        return tuple(np.concatenate(pair) for pair in zip(self.forward_layer.initial_state_grads(),
+                                                          self.backward_layer.initial_state_grads()))
 
     def forward(self, xs: np.ndarray) -> np.ndarray:
         hs_forward = self.forward_layer.forward(xs)
-        # Reversing time makes the backward direction an ordinary RNN; reversing its output back
-        # lines both halves up on the same step t.
+        # Reversing time makes the backward direction an ordinary recurrent layer; reversing its
+        # output back lines both halves up on the same step t.
         hs_backward = self.backward_layer.forward(xs[:, ::-1])[:, ::-1]
         return np.concatenate([hs_forward, hs_backward], axis=-1)  # (N, T, 2H)
 
-    def backward(self, dhs: np.ndarray, dh_last: np.ndarray | None = None) -> np.ndarray:
-        """``dhs: (N, T, 2H) -> dxs: (N, T, D)``; dh_last: (2, N, H), the gradient of ``h_n``."""
-        H = self.hidden_size
-        _check_shape("BidirectionalRNN", "dhs", dhs, "(N, T, 2H)", (None, None, 2 * H))
-        dh_forward, dh_backward = (None, None) if dh_last is None else dh_last
-        dxs_forward = self.forward_layer.backward(dhs[..., :H], dh_forward)
-        dxs_backward = self.backward_layer.backward(dhs[:, ::-1, H:], dh_backward)[:, ::-1]
-        self.dh = np.stack([self.forward_layer.dh, self.backward_layer.dh])
+    def backward(self, dhs: np.ndarray, dh_last: np.ndarray | None = None, dc_last: np.ndarray | None = None) -> np.ndarray:
+        """``dhs: (N, T, 2H) -> dxs: (N, T, D)``; dh_last (and dc_last): (2, N, H), the gradients of ``h_n`` (and ``c_n``)."""
+        owner, H = type(self).__name__, self.hidden_size
+        _check_shape(owner, "dhs", dhs, "(N, T, 2H)", (None, None, 2 * H))
+        d_lasts = _split_state_grads(owner, self.state_names, dh_last=dh_last, dc_last=dc_last)
+        for name, d_last in zip(self.state_names, d_lasts):
+            if d_last is not None:
+                _check_shape(owner, f"d{name}_last", d_last, "(2, N, H)", (2, None, H))
+        forward_lasts = [None if d is None else d[0] for d in d_lasts]
+        backward_lasts = [None if d is None else d[1] for d in d_lasts]
+        dxs_forward = self.forward_layer.backward(dhs[..., :H], *forward_lasts)
+        dxs_backward = self.backward_layer.backward(dhs[:, ::-1, H:], *backward_lasts)[:, ::-1]
+        self.dh, *rest = self.initial_state_grads()
+        self.dc = rest[0] if rest else None
         return dxs_forward + dxs_backward  # both directions read the same xs
 
 
-class StackedRNN:
+class Stacked:
     """Recurrent layers on top of each other, layer k reading layer k-1's outputs; ``nn.RNN(num_layers=L)``.
 
     Taught in: book/02_rnn.md
 
-    The layers are TimeRNNs, or BidirectionalRNNs for ``nn.RNN(num_layers=L, bidirectional=True)``,
-    whose layers after the first read 2H features. States use the ``h_n`` layout ``(S, N, H)``,
-    ``S = L * num_directions``, layer by layer (and forward before backward within a layer).
+    The layers are time layers of one kind (TimeRNN, TimeLSTM...), or :class:`Bidirectional` pairs
+    of them for ``bidirectional=True``, whose layers after the first read 2H features. Every state
+    uses the ``h_n`` layout ``(S, N, H)``, ``S = L * num_directions``, layer by layer (and forward
+    before backward within a layer), as ``nn.RNN``, ``nn.LSTM`` and ``nn.GRU`` do.
+
+    Subclasses fix the kind of layer, for ``init``: :class:`StackedRNN`, ``StackedLSTM``...
     """
 
-    def __init__(self, layers: list[TimeRNN | BidirectionalRNN]):
+    time_layer: type | None = None  # what ``init`` builds and the constructor accepts; None: any
+    bidirectional_layer: type | None = None
+
+    def __init__(self, layers: list):
+        owner = type(self).__name__
         if not layers:
-            raise ValueError("StackedRNN needs at least one layer")
+            raise ValueError(f"{owner} needs at least one layer")
+        kinds = [_time_layer_kind(layer) for layer in layers]
+        expected = self.time_layer or kinds[0]
+        for k, kind in enumerate(kinds):
+            if not issubclass(kind, expected):
+                raise ValueError(f"{owner} needs layers made of {expected.__name__}, but layer {k} is made of {kind.__name__}")
         for k in range(1, len(layers)):
             if layers[k].input_size != layers[k - 1].output_size:
                 raise ValueError(f"layer {k} reads {layers[k].input_size} features, but layer {k - 1} "
@@ -288,20 +381,37 @@ class StackedRNN:
         if len({layer.hidden_size for layer in layers}) > 1:
             raise ValueError("every layer needs the same hidden size H, as in nn.RNN (the h_n layout stacks their states)")
         self.layers = list(layers)
+        self.state_names = layers[0].state_names
         self.params = [p for layer in layers for p in layer.params]
         self.grads = [g for layer in layers for g in layer.grads]
         self.param_names = tuple(f"l{k}.{name}" for k, layer in enumerate(layers) for name in layer.param_names)
-        self.dh = None  # (S, N, H) gradient with respect to the initial states
+        self.dh = None  # (S, N, H) gradient with respect to the initial states h0
+        self.dc = None  # (S, N, H) the same for c0, when the layers have a cell state
 
     @classmethod
     def init(cls, D: int, H: int, num_layers: int, rng: np.random.Generator,
-             bidirectional: bool = False, dtype=np.float32) -> "StackedRNN":
-        """The layers of ``nn.RNN(D, H, num_layers, bidirectional=bidirectional)``, PyTorch's initialization."""
-        make = BidirectionalRNN.init if bidirectional else TimeRNN.init
-        layers = [make(D, H, rng, dtype)]
+             bidirectional: bool = False, dtype=np.float32, stateful: bool = False):
+        """The layers of ``nn.RNN(D, H, num_layers, bidirectional=bidirectional)`` (or of the LSTM, GRU
+        the subclass names), PyTorch's initialization. ``stateful`` applies to one-directional stacks."""
+        if cls.time_layer is None or cls.bidirectional_layer is None:
+            raise TypeError(f"{cls.__name__}.init does not know which layers to build: call StackedRNN.init "
+                            f"or StackedLSTM.init, or pass the layers to {cls.__name__}([...])")
+        if bidirectional and stateful:
+            raise ValueError("a bidirectional stack reads each sequence whole: it cannot be stateful")
+
+        def make(D_k: int):
+            if bidirectional:
+                return cls.bidirectional_layer.init(D_k, H, rng, dtype)
+            return cls.time_layer.init(D_k, H, rng, dtype, stateful=stateful)
+
+        layers = [make(D)]
         for _ in range(1, num_layers):
-            layers.append(make(layers[-1].output_size, H, rng, dtype))
+            layers.append(make(layers[-1].output_size))
         return cls(layers)
+
+    @property
+    def stateful(self) -> bool:
+        return all(layer.stateful for layer in self.layers)
 
     @property
     def input_size(self) -> int:
@@ -315,36 +425,72 @@ class StackedRNN:
     def output_size(self) -> int:
         return self.layers[-1].output_size
 
-    def _split_by_layer(self, states: np.ndarray) -> list[np.ndarray]:
-        """``(S, N, H)`` -> one block per layer in its own layout: (N, H) for a TimeRNN, (2, N, H) for a BidirectionalRNN."""
+    def _split_by_layer(self, name: str, states: np.ndarray) -> list[np.ndarray]:
+        """``(S, N, H)`` -> one block per layer in its own layout: (N, H) for a time layer, (2, N, H) for a Bidirectional."""
         directions = [layer.num_directions for layer in self.layers]
-        _check_shape("StackedRNN", "the states", states, "(S, N, H)", (sum(directions), None, self.hidden_size))
+        _check_shape(type(self).__name__, name, states, "(S, N, H)", (sum(directions), None, self.hidden_size))
         blocks = np.split(states, np.cumsum(directions)[:-1])
         return [block[0] if d == 1 else block for d, block in zip(directions, blocks)]
 
-    def set_state(self, h0: np.ndarray) -> None:
-        """Start every layer from its part of ``h0: (S, N, H)``."""
-        for layer, h in zip(self.layers, self._split_by_layer(h0)):
-            layer.set_state(h)
+    def set_state(self, *states: np.ndarray) -> None:
+        """Start every layer from its part of ``h0`` (and ``c0``), each ``(S, N, H)``."""
+        if len(states) != len(self.state_names):
+            raise TypeError(f"{type(self).__name__}.set_state takes the states {self.state_names}, "
+                            f"each (S, N, H); got {len(states)} arrays")
+        name = "the states" if len(states) == 1 else "the state {}0"
+        per_state = [self._split_by_layer(name.format(n), state) for n, state in zip(self.state_names, states)]
+        for layer, layer_states in zip(self.layers, zip(*per_state)):
+            layer.set_state(*layer_states)
 
     def reset_state(self) -> None:
         for layer in self.layers:
             layer.reset_state()
 
-    def final_hidden_states(self) -> np.ndarray:
-        """(S, N, H), ``h_n`` of ``nn.RNN``."""
-        return np.concatenate([layer.final_hidden_states() for layer in self.layers])
+    def final_states(self) -> tuple[np.ndarray, ...]:
+        """One (S, N, H) array per state name."""
+        return tuple(np.concatenate(blocks) for blocks in zip(*(layer.final_states() for layer in self.layers)))
+
+    def final_hidden_states(self):
+        """What the torch module returns beside the outputs: ``h_n`` (S, N, H), or ``(h_n, c_n)`` for an LSTM."""
+        states = self.final_states()
+        return states[0] if len(states) == 1 else states
+
+    def initial_state_grads(self) -> tuple[np.ndarray, ...]:
+        """One (S, N, H) gradient per state name, from the last ``backward``."""
+        return tuple(np.concatenate(blocks) for blocks in zip(*(layer.initial_state_grads() for layer in self.layers)))
 
     def forward(self, xs: np.ndarray) -> np.ndarray:
         for layer in self.layers:
             xs = layer.forward(xs)
         return xs
 
-    def backward(self, dhs: np.ndarray, dh_last: np.ndarray | None = None) -> np.ndarray:
-        """``dhs: (N, T, H or 2H) -> dxs: (N, T, D)``; dh_last: (S, N, H), the gradient of ``h_n``."""
-        dh_lasts = [None] * len(self.layers) if dh_last is None else self._split_by_layer(dh_last)
-        for layer, dh in zip(reversed(self.layers), reversed(dh_lasts)):
-            dhs = layer.backward(dhs, dh)
-        # A TimeRNN's dh is (N, H), a BidirectionalRNN's (2, N, H): both become blocks of (S, N, H).
-        self.dh = np.concatenate([layer.dh.reshape(-1, *layer.dh.shape[-2:]) for layer in self.layers])
+    def backward(self, dhs: np.ndarray, dh_last: np.ndarray | None = None, dc_last: np.ndarray | None = None) -> np.ndarray:
+        """``dhs: (N, T, H or 2H) -> dxs: (N, T, D)``; dh_last (and dc_last): (S, N, H), the gradients of ``h_n`` (and ``c_n``)."""
+        d_lasts = _split_state_grads(type(self).__name__, self.state_names, dh_last=dh_last, dc_last=dc_last)
+        per_state = [[None] * len(self.layers) if d is None else self._split_by_layer(f"d{n}_last", d)
+                     for n, d in zip(self.state_names, d_lasts)]
+        per_layer = list(zip(*per_state))
+        for layer, layer_lasts in zip(reversed(self.layers), reversed(per_layer)):
+            dhs = layer.backward(dhs, *layer_lasts)
+        self.dh, *rest = self.initial_state_grads()
+        self.dc = rest[0] if rest else None
         return dhs
+
+
+class BidirectionalRNN(Bidirectional):
+    """Two TimeRNNs, one per direction: ``nn.RNN(bidirectional=True)``. See :class:`Bidirectional`.
+
+    Taught in: book/02_rnn.md
+    """
+
+    time_layer = TimeRNN
+
+
+class StackedRNN(Stacked):
+    """TimeRNNs (or BidirectionalRNNs) on top of each other: ``nn.RNN(num_layers=L)``. See :class:`Stacked`.
+
+    Taught in: book/02_rnn.md
+    """
+
+    time_layer = TimeRNN
+    bidirectional_layer = BidirectionalRNN

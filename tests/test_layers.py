@@ -1,12 +1,12 @@
-"""Layers: gradient checks in float64 and agreement with torch.nn on the same weights."""
+"""Layers: gradient checks in float64, agreement with torch.nn on the same weights, and dropout."""
 import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
 
 from seqlab.convert import affine_to_linear, linear_grads_as_affine, linear_to_affine, to_torch
-from seqlab.gradcheck import check_layer_gradients
-from seqlab.layers import Affine, SoftmaxCrossEntropy
+from seqlab.gradcheck import check_layer_gradients, numerical_gradient, relative_error
+from seqlab.layers import Affine, Dropout, SoftmaxCrossEntropy, VariationalDropout
 
 
 @pytest.mark.parametrize("x_shape", [(5, 4), (2, 3, 4)])
@@ -83,3 +83,54 @@ def test_softmax_cross_entropy_layer_matches_torch():
     t_loss.backward()
     assert loss == pytest.approx(t_loss.item(), rel=1e-6)
     torch.testing.assert_close(torch.from_numpy(layer.backward()), t_logits.grad)
+
+
+# --- Dropout --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("layer_type, shape", [(Dropout, (4, 5)), (Dropout, (2, 3, 4)), (VariationalDropout, (2, 3, 4))])
+def test_dropout_gradients_with_a_fixed_mask(layer_type, shape):
+    rng = np.random.default_rng(7)
+    x, dout = rng.standard_normal(shape), rng.standard_normal(shape)
+    layer = layer_type(0.4)
+
+    def loss() -> float:
+        layer.rng = np.random.default_rng(0)  # the same mask at every evaluation
+        return float(np.sum(layer.forward(x) * dout))
+
+    loss()
+    error = relative_error(layer.backward(dout), numerical_gradient(loss, x))
+    assert error <= 1e-7 and layer.mask is not None
+
+
+def test_dropout_is_inverted_seeded_and_the_identity_in_evaluation():
+    x = np.ones((200, 100), np.float32)
+    layer = Dropout(0.25, rng=3)
+    out = layer.forward(x)
+    assert out.dtype == np.float32
+    assert set(np.unique(out)) == {0.0, np.float32(1 / 0.75)}  # survivors scaled by 1 / (1 - p)
+    assert abs((out == 0).mean() - 0.25) < 0.01
+    assert abs(out.mean() - 1.0) < 0.02  # the expectation is unchanged
+    np.testing.assert_array_equal(Dropout(0.25, rng=3).forward(x), out)  # same seed, same mask
+    np.testing.assert_array_equal(layer.backward(np.ones_like(x)), out)  # gradient through the same mask
+    assert layer.eval().forward(x) is x and layer.backward(x) is x
+    assert layer.train().forward(x) is not x
+    assert Dropout(0.0).forward(x) is x
+
+
+def test_variational_dropout_uses_one_mask_for_every_time_step():
+    x = np.ones((8, 6, 10))
+    out = VariationalDropout(0.5, rng=np.random.default_rng(4)).forward(x)
+    assert out.shape == x.shape
+    np.testing.assert_array_equal(out, np.broadcast_to(out[:, :1], out.shape))  # constant along T
+    assert 0 < (out == 0).mean() < 1
+    assert not np.array_equal(out[0], out[1])  # but a different mask per sequence
+    fresh = Dropout(0.5, rng=np.random.default_rng(4)).forward(x)
+    assert not np.array_equal(fresh, np.broadcast_to(fresh[:, :1], fresh.shape))
+
+
+def test_dropout_explains_wrong_arguments():
+    with pytest.raises(ValueError, match=r"must lie in \[0, 1\), got 1"):
+        Dropout(1)
+    with pytest.raises(ValueError, match=r"VariationalDropout expects x of shape \(N, T, D\), got \(4, 5\)"):
+        VariationalDropout(0.5).forward(np.zeros((4, 5)))

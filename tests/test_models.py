@@ -1,13 +1,22 @@
-"""RNNLM: its gradients, its agreement with the same model in torch, its state and the interface
-the training loops rely on."""
+"""RNNLM, LSTMLM and BetterLSTMLM: their gradients, their agreement with the same model in torch,
+their state and the interface the training loops rely on."""
 import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
 
-from seqlab.convert import affine_to_linear, embedding_to_torch, linear_grads_as_affine, time_rnn_to_torch, torch_rnn_grads_as_numpy
+from seqlab.convert import (
+    affine_to_linear,
+    embedding_to_torch,
+    linear_grads_as_affine,
+    time_lstm_to_torch,
+    time_rnn_to_torch,
+    to_torch,
+    torch_lstm_grads_as_numpy,
+    torch_rnn_grads_as_numpy,
+)
 from seqlab.gradcheck import numerical_gradient, relative_error
-from seqlab.models import RNNLM
+from seqlab.models import RNNLM, BetterLSTMLM, LSTMLM
 
 V, D, H = 6, 3, 4
 
@@ -103,3 +112,147 @@ def test_rnnlm_explains_wrong_inputs():
         model.predict(np.array([1, 2, 3]))
     with pytest.raises(ValueError, match=r"must lie in \[0, 5\]"):
         model.predict(np.array([[1, V]]))
+
+
+# --- LSTMLM and BetterLSTMLM ----------------------------------------------------------------
+
+EPS = 1e-5  # central differences are most accurate near the cube root of float64's epsilon
+# A model's gradients span five orders of magnitude (entries of dWh near 1e-8), and central
+# differences carry about 1e-11 of round-off whatever the entry: entries below 1e-5 cannot be
+# checked to 1e-6 relative. ATOL admits that noise and nothing a bug would produce (an error of
+# the size of the entry itself).
+ATOL = 1e-9
+
+
+def assert_model_gradients(model, xs, ts, before_each=lambda: None) -> list[str]:
+    """Checks every parameter's gradient against central differences, each entry to 1e-6 relative or ATOL."""
+    def loss() -> float:
+        model.reset_state()  # stateful: every evaluation must start from the same state
+        before_each()
+        return model.forward(xs, ts)
+
+    loss()
+    model.backward()
+    analytic = [g.copy() for g in model.grads]
+    for name, p, g in zip(model.param_names, model.params, analytic):
+        numeric = numerical_gradient(loss, p, eps=EPS)
+        np.testing.assert_allclose(g, numeric, rtol=1e-6, atol=ATOL,
+                                   err_msg=f"d{name}: relative error {relative_error(g, numeric):.1e}")
+    return list(model.param_names)
+
+
+def test_lstmlm_gradients_of_every_parameter():
+    rng = np.random.default_rng(10)
+    model = LSTMLM(V, D, H, rng, dtype=np.float64)
+    checked = assert_model_gradients(model, *tokens(rng))
+    assert checked == ["embedding.W", "lstm.Wx", "lstm.Wh", "lstm.b", "output.W", "output.b"]
+
+
+def test_lstmlm_matches_the_same_model_in_torch_and_carries_its_state():
+    rng = np.random.default_rng(11)
+    model = LSTMLM(V, D, H, rng)
+    assert [p.shape for p in model.params] == [(V, D), (D, 4 * H), (H, 4 * H), (4 * H,), (H, V), (V,)]
+    xs, ts = tokens(rng)
+    embedding, lstm, linear = embedding_to_torch(model.embedding), time_lstm_to_torch(model.rnn), affine_to_linear(model.output)
+    loss = model.forward(xs, ts)
+    model.backward()
+    t_loss = F.cross_entropy(linear(lstm(embedding(torch.from_numpy(xs)))[0]).reshape(-1, V), torch.from_numpy(ts).reshape(-1))
+    t_loss.backward()
+    assert loss == pytest.approx(t_loss.item(), rel=1e-6)
+    torch_grads = [embedding.weight.grad.numpy(), *torch_lstm_grads_as_numpy(lstm), *linear_grads_as_affine(linear)]
+    for name, ours, theirs in zip(model.param_names, model.grads, torch_grads, strict=True):
+        torch.testing.assert_close(torch.from_numpy(ours), torch.from_numpy(np.ascontiguousarray(theirs)),
+                                   atol=1e-5, rtol=1e-5, msg=lambda m: f"{name}: {m}")
+
+    model.reset_state()
+    whole = model.predict(xs)
+    model.reset_state()
+    halves = np.concatenate([model.predict(xs[:, :2]), model.predict(xs[:, 2:])], axis=1)
+    np.testing.assert_allclose(halves, whole, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("tie_weights", [True, False], ids=["tied", "untied"])
+def test_better_lstmlm_gradients_with_dropout_off(tie_weights):
+    rng = np.random.default_rng(12)
+    model = BetterLSTMLM(V, H, H, rng, num_layers=2, dropout=0.5, tie_weights=tie_weights, dtype=np.float64).eval()
+    checked = assert_model_gradients(model, *tokens(rng))
+    assert ("output.W" in checked) != tie_weights
+
+
+@pytest.mark.parametrize("variational", [False, True], ids=["dropout", "variational"])
+def test_better_lstmlm_gradients_through_fixed_dropout_masks(variational):
+    rng = np.random.default_rng(13)
+    model = BetterLSTMLM(V, H, H, rng, dropout=0.3, variational=variational, dtype=np.float64)
+
+    def same_masks():
+        for k, layer in enumerate(model.dropouts):
+            layer.rng = np.random.default_rng(k)
+
+    assert_model_gradients(model, *tokens(rng), before_each=same_masks)
+    assert all(layer.mask is not None for layer in model.dropouts)
+
+
+def test_better_lstmlm_matches_the_same_model_in_torch_with_tied_weights():
+    rng = np.random.default_rng(14)
+    model = BetterLSTMLM(V, H, H, rng, num_layers=2).eval()
+    xs, ts = tokens(rng)
+    loss = model.forward(xs, ts)
+    model.backward()
+
+    embedding, lstm = embedding_to_torch(model.embedding), time_lstm_to_torch(model.lstm)
+    linear = torch.nn.Linear(H, V)
+    linear.weight = embedding.weight  # tied: one Parameter, (V, H) = (V, D)
+    linear.bias = torch.nn.Parameter(to_torch(model.output.params[1]))
+    t_loss = F.cross_entropy(linear(lstm(embedding(torch.from_numpy(xs)))[0]).reshape(-1, V), torch.from_numpy(ts).reshape(-1))
+    t_loss.backward()
+
+    assert loss == pytest.approx(t_loss.item(), rel=1e-6)
+    # embedding.weight.grad sums both uses, as our tied gradient does.
+    torch_grads = [embedding.weight.grad.numpy(), *torch_lstm_grads_as_numpy(lstm), linear.bias.grad.numpy()]
+    for name, ours, theirs in zip(model.param_names, model.grads, torch_grads, strict=True):
+        torch.testing.assert_close(torch.from_numpy(ours), torch.from_numpy(np.ascontiguousarray(theirs)),
+                                   atol=1e-5, rtol=1e-5, msg=lambda m: f"{name}: {m}")
+    torch_count = sum(p.numel() for p in (*embedding.parameters(), *lstm.parameters(), linear.bias))
+    assert model.num_parameters() == torch_count - 2 * 4 * H  # torch has two biases per layer where we have one
+
+
+def test_better_lstmlm_ties_one_array_and_counts_it_once():
+    rng = np.random.default_rng(15)
+    tied, untied = BetterLSTMLM(V, H, H, rng), BetterLSTMLM(V, H, H, rng, tie_weights=False)
+    assert untied.num_parameters() - tied.num_parameters() == H * V
+    E = tied.params[0]
+    assert np.shares_memory(tied.output.params[0], E)
+    E += 1.0  # an optimizer's in-place update reaches both uses
+    np.testing.assert_array_equal(tied.output.params[0], E.T)
+    held = list(tied.grads)
+    xs, ts = tokens(rng)
+    tied.forward(xs, ts)
+    tied.backward()
+    assert all(g is h for g, h in zip(tied.grads, held))
+    np.testing.assert_allclose(tied.grads[0], tied.embedding.grads[0] + tied.output.grads[0].T)
+
+
+def test_better_lstmlm_dropout_is_active_only_in_training():
+    rng = np.random.default_rng(16)
+    model = BetterLSTMLM(V, H, H, rng, dropout=0.5)
+    xs, _ = tokens(rng)
+    model.reset_state()
+    first = model.predict(xs)
+    model.reset_state()
+    assert not np.allclose(model.predict(xs), first)  # a new mask each call
+    model.eval()
+    model.reset_state()
+    evaluated = model.predict(xs)
+    model.reset_state()
+    np.testing.assert_array_equal(model.predict(xs), evaluated)
+    assert all(not layer.training for layer in model.dropouts)
+
+
+def test_better_lstmlm_explains_wrong_arguments():
+    rng = np.random.default_rng(17)
+    with pytest.raises(ValueError, match="needs D == H; got D = 3, H = 4"):
+        BetterLSTMLM(V, 3, 4, rng)
+    with pytest.raises(ValueError, match=r"token ids xs of shape \(N, T\)"):
+        BetterLSTMLM(V, H, H, rng).predict(np.array([1, 2]))
+    with pytest.raises(ValueError, match=r"LSTMLM expects token ids xs of shape \(N, T\)"):
+        LSTMLM(V, D, H, rng).predict(np.array([1, 2]))

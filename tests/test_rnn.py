@@ -17,7 +17,8 @@ from seqlab.convert import (
 )
 from seqlab.gradcheck import check_layer_gradients, numerical_gradient, relative_error
 from seqlab.layers import Embedding
-from seqlab.rnn import RNN, BidirectionalRNN, StackedRNN, TimeRNN
+from seqlab.lstm import TimeLSTM
+from seqlab.rnn import RNN, Bidirectional, BidirectionalRNN, Stacked, StackedRNN, TimeRNN
 
 N, T, D, H = 2, 5, 3, 4
 # (num_layers, bidirectional) of the nn.RNN each NumPy layer stands for.
@@ -298,6 +299,39 @@ def test_inconsistent_layers_are_refused():
         time_rnn_to_torch(mixed)
     with pytest.raises(ValueError, match="use tanh"):
         torch_rnn_to_numpy(torch.nn.RNN(D, H, nonlinearity="relu"))
+
+
+def test_generic_wrappers_compute_what_the_rnn_spellings_compute():
+    rng = np.random.default_rng(17)
+    specific = build(2, True, rng)
+    generic = Stacked([Bidirectional(layer.forward_layer, layer.backward_layer) for layer in specific.layers])
+    assert generic.param_names == specific.param_names and generic.state_names == ("h",)
+    xs = rng.standard_normal((N, T, D)).astype(np.float32)
+    np.testing.assert_array_equal(generic.forward(xs), specific.forward(xs))
+    np.testing.assert_array_equal(generic.final_hidden_states(), specific.final_hidden_states())
+    dhs = np.ones((N, T, 2 * H), np.float32)
+    np.testing.assert_array_equal(generic.backward(dhs), specific.backward(dhs))
+    np.testing.assert_array_equal(generic.dh, specific.dh)
+    assert specific.dc is None  # an RNN has no cell state
+    assert isinstance(specific, Stacked) and isinstance(specific.layers[0], Bidirectional)
+
+
+def test_wrappers_explain_what_they_cannot_do():
+    rng = np.random.default_rng(18)
+    with pytest.raises(TypeError, match="does not know which time layer to build"):
+        Bidirectional.init(D, H, rng)
+    with pytest.raises(TypeError, match="does not know which layers to build"):
+        Stacked.init(D, H, 2, rng)
+    layer = BidirectionalRNN.init(D, H, rng)
+    with pytest.raises(TypeError, match=r"takes the states \('h',\), each \(2, N, H\); got 2 arrays"):
+        layer.set_state(np.zeros((2, N, H)), np.zeros((2, N, H)))
+    layer.forward(np.zeros((N, T, D), np.float32))
+    with pytest.raises(ValueError, match="it takes no dc_last"):
+        layer.backward(np.zeros((N, T, 2 * H), np.float32), dc_last=np.zeros((2, N, H)))
+    with pytest.raises(ValueError, match=r"b of shape \(H,\) = \(4,\), got \(5,\)"):
+        TimeRNN(np.zeros((D, H)), np.zeros((H, H)), np.zeros(H + 1))
+    with pytest.raises(ValueError, match="BidirectionalRNN wraps TimeRNN layers"):
+        BidirectionalRNN(TimeLSTM.init(D, H, rng), TimeLSTM.init(D, H, rng))
 
 
 # --- Embedding ------------------------------------------------------------------------------
