@@ -1,7 +1,7 @@
 """`make grade-demo`: autograde three demo submissions of exercise 01 and print their scores.
 
-The demo runs the instructor's whole nbgrader flow (generate the release, autograde, feedback,
-export) in a throw-away course directory, ``_build/grade-demo/``, so the course's real
+The demo runs the instructor's whole flow (generate the release, then the secure grader of
+``autograder.grade``: sandboxed runs, nbgrader's gradebook, feedback, reports) in a throw-away course directory, ``_build/grade-demo/``, so the course's real
 gradebook and submissions are never touched. The three submissions are built from the
 exercise itself:
 
@@ -12,12 +12,12 @@ exercise itself:
 from __future__ import annotations
 
 import copy
-import csv
 import shutil
 from pathlib import Path
 
 import nbformat
 
+from autograder.grade import grade
 from autograder.nbgrader_cli import REPO, nbgrader
 
 ASSIGNMENT = "01_softmax_ce_kl"
@@ -40,7 +40,7 @@ def answered(release: nbformat.NotebookNode, source: nbformat.NotebookNode, grad
     return nb
 
 
-def run(root: Path = REPO / "_build" / "grade-demo") -> dict[str, float]:
+def run(root: Path = REPO / "_build" / "grade-demo", workers: int | None = None) -> dict[str, float]:
     """Build the demo course in ``root``, grade it, and return ``{student: score}``."""
     shutil.rmtree(root, ignore_errors=True)
     shutil.copytree(REPO / "solutions" / ASSIGNMENT, root / "solutions" / ASSIGNMENT)
@@ -64,15 +64,10 @@ def run(root: Path = REPO / "_build" / "grade-demo") -> dict[str, float]:
         else:
             nbformat.write(nb, folder / notebook)
 
-    nbgrader("autograde", ASSIGNMENT, "--force", root=root)
-    nbgrader("generate_feedback", ASSIGNMENT, "--force", root=root)
-    grades_csv = root / "grades.csv"
-    nbgrader("export", f"--CsvExportPlugin.to={grades_csv}", root=root)
-
-    with open(grades_csv, newline="") as f:
-        rows = {row["student_id"]: row for row in csv.DictReader(f)}
-    scores = {student: float(rows[student]["score"]) for student in submissions}
-    max_score = float(rows["demo-solution"]["max_score"])
+    results = grade(ASSIGNMENT, root=root, workers=workers, quiet=True)
+    scores = {student: float(results[student]["score"]) for student in submissions}
+    max_score = float(results["demo-solution"]["max_score"])
+    grades_csv = root / "autograder" / "var" / "reports" / ASSIGNMENT / "scores.csv"
 
     def shown(path: Path) -> str:
         return str(path.relative_to(REPO)) if path.is_relative_to(REPO) else str(path)
@@ -83,7 +78,7 @@ def run(root: Path = REPO / "_build" / "grade-demo") -> dict[str, float]:
         feedback = root / "autograder" / "var" / "feedback" / student / ASSIGNMENT / f"{ASSIGNMENT}.html"
         where = shown(feedback) if feedback.is_file() else "(none)"
         print(f"  {student:<16}{score:>7.1f}{max_score:>5.0f}   {where}")
-    print(f"  grades exported to {shown(grades_csv)}")
+    print(f"  scores in {shown(grades_csv)}, flags in {shown(grades_csv.with_name('flags.csv'))}")
     return scores
 
 

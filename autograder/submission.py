@@ -1,0 +1,159 @@
+"""A submission before it runs: is it a readable notebook, and what did the student change?
+
+``read_submission`` turns every way a file can be broken (missing, misnamed, not UTF-8, not JSON,
+the wrong nbformat, enormous) into a reason an instructor can act on, instead of an exception that
+stops the run. ``normalize`` rebuilds the notebook on the release's skeleton: the student's answer
+cells go where the release has them, the locked and test cells come from the release, and the
+student's own extra cells follow the cell they followed. Whatever the student did to the
+structure (deleted or edited test cells, duplicated grade ids, changed metadata) is reported as a
+flag and has no effect on the grading.
+"""
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+
+import nbformat
+
+MAX_NOTEBOOK_BYTES = 20 * 2**20
+GRADING_KEYS = ("grade", "solution", "locked", "points", "task")
+
+
+class Malformed(Exception):
+    """A submission that cannot be graded; the message says why and what to do."""
+
+
+def nbgrader_meta(cell) -> dict:
+    meta = cell.get("metadata", {}).get("nbgrader", {})
+    return meta if isinstance(meta, dict) else {}
+
+
+def is_test(cell) -> bool:
+    meta = nbgrader_meta(cell)
+    return cell.get("cell_type") == "code" and bool(meta.get("grade")) and not meta.get("solution")
+
+
+def is_answer(cell) -> bool:
+    return bool(nbgrader_meta(cell).get("solution"))
+
+
+def read_submission(folder: Path, assignment: str, max_bytes: int = MAX_NOTEBOOK_BYTES) -> tuple[nbformat.NotebookNode, bytes]:
+    """The notebook ``folder/<assignment>.ipynb`` and its bytes; raises Malformed with the reason."""
+    expected = folder / f"{assignment}.ipynb"
+    if not expected.is_file():
+        others = sorted(p.name for p in folder.glob("*.ipynb")) if folder.is_dir() else []
+        if others:
+            raise Malformed(f"wrong file name: found {', '.join(others)}, expected {expected.name} "
+                            f"(rename the notebook to {expected.name} and grade again)")
+        raise Malformed(f"missing notebook: no {expected.name} in {folder}")
+    size = expected.stat().st_size
+    if size > max_bytes:
+        raise Malformed(f"enormous file: {expected.name} is {size / 2**20:.1f} MiB, over the limit of "
+                        f"{max_bytes / 2**20:.0f} MiB (clear the outputs and submit again)")
+    raw = expected.read_bytes()
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise Malformed(f"not UTF-8: byte {exc.start} of {expected.name} cannot be decoded "
+                        "(save the notebook from Jupyter again)") from None
+    try:
+        document = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise Malformed(f"invalid JSON in {expected.name}: {exc.msg} at line {exc.lineno}, column {exc.colno} "
+                        "(the file was edited outside Jupyter or cut short)") from None
+    if not isinstance(document, dict) or document.get("nbformat") != 4 or not isinstance(document.get("cells"), list):
+        version = document.get("nbformat") if isinstance(document, dict) else None
+        raise Malformed(f"wrong nbformat: {expected.name} is not a version 4 notebook (nbformat = {version!r}); "
+                        "open it in JupyterLab and save it again")
+    try:
+        notebook = nbformat.reads(text, as_version=4)
+        nbformat.validate(notebook)
+    except Exception as exc:  # nbformat's validation errors come in several types
+        raise Malformed(f"invalid notebook: {expected.name} does not follow nbformat 4: {str(exc).splitlines()[0]}") from None
+    return notebook, raw
+
+
+def _describe_meta_change(before: dict, after: dict) -> str:
+    changes = [f"{key} {before.get(key)!r} -> {after.get(key)!r}" for key in GRADING_KEYS if before.get(key) != after.get(key)]
+    return ", ".join(changes)
+
+
+def normalize(submitted: nbformat.NotebookNode, release: nbformat.NotebookNode) -> tuple[nbformat.NotebookNode, list[str]]:
+    """The submission on the release's skeleton, and the flags for every structural change."""
+    flags: list[str] = []
+    release_ids = [nbgrader_meta(c).get("grade_id") for c in release.cells]
+    known = {gid for gid in release_ids if gid}
+    by_id: dict[str, list] = {}
+    extras: dict[str | None, list] = {}
+    anchor: str | None = None
+    for cell in submitted.cells:
+        gid = nbgrader_meta(cell).get("grade_id")
+        if gid in known and gid not in by_id:
+            by_id[gid] = [cell]
+            anchor = gid
+            continue
+        if gid in known:
+            by_id[gid].append(cell)
+        elif nbgrader_meta(cell):
+            flags.append(f"metadata: a cell claims the unknown grade id {gid!r}; it runs as the student's own code")
+        extra = copy.deepcopy(cell)
+        extra.get("metadata", {}).pop("nbgrader", None)
+        extras.setdefault(anchor, []).append(extra)
+    for gid, cells in by_id.items():
+        if len(cells) > 1:
+            flags.append(f"duplicate-grade-id: {gid!r} appears {len(cells)} times; the first is graded")
+
+    out = copy.deepcopy(release)
+    out.cells = []
+    extra_count = 0
+
+    def add_extras(key):
+        nonlocal extra_count
+        for cell in extras.get(key, []):
+            extra_count += 1
+            cell["id"] = f"student-extra-{extra_count}"
+            out.cells.append(cell)
+
+    add_extras(None)
+    for release_cell in release.cells:
+        meta = nbgrader_meta(release_cell)
+        gid = meta.get("grade_id")
+        cell = copy.deepcopy(release_cell)
+        student = by_id.get(gid, [None])[0] if gid else None
+        if gid and student is None:
+            kind = "test" if is_test(release_cell) else "answer" if is_answer(release_cell) else "locked"
+            if kind == "answer":
+                # Left empty, not the stub: the student's code may sit in a cell without metadata.
+                cell.source = ""
+                flags.append(f"answer-cell-deleted: the answer cell {gid!r} is missing; an empty one is graded")
+            else:
+                flags.append(f"{kind}-cell-deleted: the {kind} cell {gid!r} is missing; the release's cell is used")
+        elif student is not None:
+            change = _describe_meta_change(meta, nbgrader_meta(student))
+            if change or student.get("cell_type") != release_cell.get("cell_type"):
+                flags.append(f"metadata: cell {gid!r} changed ({change or 'cell type'}); the release's is used")
+            if is_answer(release_cell):
+                if student.get("cell_type") == release_cell.get("cell_type"):
+                    cell.source = student.source
+            elif student.source != release_cell.source:
+                kind = "test" if is_test(release_cell) else "locked"
+                flags.append(f"{kind}-cell-edited: the {kind} cell {gid!r} was edited; the original is used")
+        out.cells.append(cell)
+        if gid:
+            add_extras(gid)
+    for cell in out.cells:
+        if cell.get("cell_type") == "code":
+            cell.outputs, cell.execution_count = [], None
+    nbformat.validate(out)
+    return out, flags
+
+
+def release_of(source: nbformat.NotebookNode) -> nbformat.NotebookNode:
+    """What nbgrader's release would contain, for courses whose release folder is absent."""
+    from nbgrader.preprocessors import ClearHiddenTests, ClearSolutions
+
+    nb = copy.deepcopy(source)
+    nb, _ = ClearSolutions(code_stub={"python": "# YOUR CODE HERE\nraise NotImplementedError()"}).preprocess(nb, {})
+    nb, _ = ClearHiddenTests().preprocess(nb, {})
+    return nb
