@@ -48,7 +48,7 @@ def _targets_as_probabilities(targets: np.ndarray, num_classes: int, dtype) -> n
     return targets.astype(dtype, copy=False)
 
 
-def _check_target_shape(logits: np.ndarray, targets: np.ndarray) -> None:
+def check_target_shape(logits: np.ndarray, targets: np.ndarray) -> None:
     targets = np.asarray(targets)
     integer = np.issubdtype(targets.dtype, np.integer)
     expected = logits.shape[:-1] if integer else logits.shape
@@ -60,16 +60,40 @@ def _check_target_shape(logits: np.ndarray, targets: np.ndarray) -> None:
         )
 
 
+def _check_indices(targets: np.ndarray, num_classes: int) -> None:
+    if targets.size and (targets.min() < 0 or targets.max() >= num_classes):
+        raise ValueError(
+            f"targets hold class indices in [{targets.min()}, {targets.max()}], but the logits "
+            f"have {num_classes} classes: every index must lie in [0, {num_classes - 1}]"
+        )
+
+
+def _picked(log_probs: np.ndarray, targets: np.ndarray) -> np.ndarray:
+    """``log_probs[..., targets]`` row by row: the log-probability of each row's target class."""
+    return np.take_along_axis(log_probs, targets[..., None], axis=-1)[..., 0]
+
+
 def cross_entropy(logits: np.ndarray, targets: np.ndarray) -> float:
     """Mean cross-entropy ``H(y, softmax(logits))`` over every row, like ``F.cross_entropy``.
 
     logits:  (N, C) or (N, T, C), unnormalized scores.
     targets: class indices (N,) or (N, T) (integers), or probability rows of the logits' shape.
     """
-    _check_target_shape(logits, targets)
-    y = _targets_as_probabilities(targets, logits.shape[-1], logits.dtype)
-    rows = int(np.prod(logits.shape[:-1]))
-    return float(-np.sum(y * log_softmax(logits)) / rows)
+    check_target_shape(logits, targets)
+    return cross_entropy_from_log_probs(log_softmax(logits), targets)
+
+
+def cross_entropy_from_log_probs(log_probs: np.ndarray, targets: np.ndarray) -> float:
+    """The mean cross-entropy given ``log_softmax(logits)``, for layers that keep the probabilities."""
+    targets = np.asarray(targets)
+    rows = int(np.prod(log_probs.shape[:-1]))
+    if np.issubdtype(targets.dtype, np.integer):
+        # Pick each row's target log-probability instead of multiplying by a one-hot (N*T, V)
+        # matrix: for a vocabulary of thousands that matrix costs more than the model.
+        _check_indices(targets, log_probs.shape[-1])
+        return float(-np.sum(_picked(log_probs, targets)) / rows)
+    y = _targets_as_probabilities(targets, log_probs.shape[-1], log_probs.dtype)
+    return float(-np.sum(y * log_probs) / rows)
 
 
 def cross_entropy_grad(logits: np.ndarray, targets: np.ndarray) -> np.ndarray:
@@ -77,10 +101,19 @@ def cross_entropy_grad(logits: np.ndarray, targets: np.ndarray) -> np.ndarray:
 
     Holds for probability targets too, as long as each target row sums to one.
     """
-    _check_target_shape(logits, targets)
-    y = _targets_as_probabilities(targets, logits.shape[-1], logits.dtype)
-    rows = int(np.prod(logits.shape[:-1]))
-    return (softmax(logits) - y) / rows
+    check_target_shape(logits, targets)
+    return softmax_minus_targets(softmax(logits), targets) / int(np.prod(logits.shape[:-1]))
+
+
+def softmax_minus_targets(probs: np.ndarray, targets: np.ndarray) -> np.ndarray:
+    """``probs - y`` for class-index or probability targets, without building a one-hot matrix."""
+    targets = np.asarray(targets)
+    if np.issubdtype(targets.dtype, np.integer):
+        _check_indices(targets, probs.shape[-1])
+        out = probs.copy()
+        np.put_along_axis(out, targets[..., None], _picked(out, targets)[..., None] - 1, axis=-1)
+        return out
+    return probs - targets.astype(probs.dtype, copy=False)
 
 
 def entropy(p: np.ndarray, axis: int = -1) -> np.ndarray:

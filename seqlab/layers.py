@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from seqlab.functional import cross_entropy, cross_entropy_grad
+from seqlab.functional import check_target_shape, cross_entropy_from_log_probs, log_softmax, softmax_minus_targets
 
 
 class Affine:
@@ -73,12 +73,16 @@ class SoftmaxCrossEntropy:
 
     def forward(self, logits: np.ndarray, targets: np.ndarray) -> float:
         """logits: (N, C) or (N, T, C); targets: class indices (N,) / (N, T), or probabilities."""
-        self.cache = (logits, targets)
-        return cross_entropy(logits, targets)
+        check_target_shape(logits, targets)
+        log_probs = log_softmax(logits)
+        loss = cross_entropy_from_log_probs(log_probs, targets)
+        self.cache = (np.exp(log_probs), targets)  # the softmax, for the backward pass
+        return loss
 
     def backward(self, dout: float = 1.0) -> np.ndarray:
-        logits, targets = self.cache
-        return cross_entropy_grad(logits, targets) * dout
+        probs, targets = self.cache
+        rows = int(np.prod(probs.shape[:-1]))
+        return softmax_minus_targets(probs, targets) * (dout / rows)
 
 
 class Embedding:
