@@ -1,0 +1,263 @@
+"""The from-scratch NumPy layers against PyTorch on the CPU: forward plus backward, float32, one thread.
+
+Each case builds a NumPy layer and the ``torch.nn`` module with the *same* weights (through
+:mod:`seqlab.convert`), checks once that both compute the same outputs and input gradients (so that
+we time the same computation), then times one training step of each, forward and backward with a
+fixed upstream gradient, **interleaved**: NumPy, torch, NumPy, torch... so that a change of load on
+a shared machine hits both sides alike. We report the median and the best of k runs of each.
+
+GFLOP/s counts the matmuls only (2 m n k each; the pointwise work is a few percent of it at these
+sizes) and is compared with the machine's single-thread float32 matmul peak, measured here by one
+large ``np.matmul``: the roofline of what a layer made of matmuls could reach.
+
+Run it through ``python -m benchmarks.run`` (which pins every library to one thread before NumPy
+is imported); the functions here assume that has been done.
+"""
+from __future__ import annotations
+
+import statistics
+import time
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+import torch
+
+from seqlab import convert
+from seqlab.gru import TimeGRU
+from seqlab.lstm import TimeLSTM
+from seqlab.rnn import TimeRNN
+
+try:  # seqlab.attention is newer than the recurrent layers; the bench runs without it
+    from seqlab import attention as seqlab_attention
+    from seqlab import convert_attention
+except ImportError:  # pragma: no cover - depends on the checkout
+    seqlab_attention = convert_attention = None
+
+
+@dataclass(frozen=True)
+class Sizes:
+    """The sizes of the comparison. N batch, T steps, D input features, H hidden units, heads for attention."""
+
+    N: int = 32
+    T: int = 35
+    D: int = 128
+    H: int = 128
+    heads: int = 4
+
+
+@dataclass
+class Timing:
+    """Seconds of ``repeats`` interleaved runs of each side, and what they mean against torch and the peak."""
+
+    name: str
+    numpy_label: str
+    torch_label: str
+    gflop: float  # matmul work of one forward plus backward, in 10^9 floating-point operations
+    numpy_seconds: list[float]
+    torch_seconds: list[float]
+
+    @property
+    def numpy_median(self) -> float:
+        return statistics.median(self.numpy_seconds)
+
+    @property
+    def torch_median(self) -> float:
+        return statistics.median(self.torch_seconds)
+
+    @property
+    def ratio(self) -> float:
+        """NumPy's median time over torch's: 1.0 is parity, the target is at most 1.3."""
+        return self.numpy_median / self.torch_median
+
+    @property
+    def best_ratio(self) -> float:
+        return min(self.numpy_seconds) / min(self.torch_seconds)
+
+    def gflops(self, side: str) -> float:
+        """Achieved GFLOP/s of ``side`` ("numpy" or "torch") at its median time."""
+        return self.gflop / (self.numpy_median if side == "numpy" else self.torch_median)
+
+
+@dataclass
+class Unavailable:
+    """A row that could not be measured, and why (shown in the table instead of figures)."""
+
+    name: str
+    reason: str
+
+
+@dataclass
+class Case:
+    """One comparison: two callables that each run forward + backward once, and their matmul work."""
+
+    name: str
+    numpy_label: str
+    torch_label: str
+    gflop: float
+    numpy_step: Callable[[], object]
+    torch_step: Callable[[], object]
+
+
+# -------------------------------------------------------------------------------------------------
+# The peak
+
+
+def matmul_peak_gflops(n: int = 2048, repeats: int = 5) -> float:
+    """Best GFLOP/s of an ``(n, n) @ (n, n)`` float32 matmul (sgemm) over ``repeats`` runs: the roofline."""
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((n, n), dtype=np.float32)
+    b = rng.standard_normal((n, n), dtype=np.float32)
+    out = np.empty((n, n), np.float32)
+    np.matmul(a, b, out=out)  # warm-up: page in the operands and the output
+    best = min(_seconds(lambda: np.matmul(a, b, out=out)) for _ in range(repeats))
+    return 2 * n**3 / best / 1e9
+
+
+def _seconds(step: Callable[[], object]) -> float:
+    start = time.perf_counter()
+    step()
+    return time.perf_counter() - start
+
+
+# -------------------------------------------------------------------------------------------------
+# The cases
+
+
+def _recurrent_gflop(sizes: Sizes, num_gates: int) -> float:
+    """Forward: x Wx and h Wh for every step, 2 N T (D + H) GH. Backward: twice that (the input
+    gradients and the weight gradients), so three forwards in all."""
+    N, T, D, H = sizes.N, sizes.T, sizes.D, sizes.H
+    return 3 * 2 * N * T * (D + H) * num_gates * H / 1e9
+
+
+def _recurrent_case(name: str, layer, module: torch.nn.Module, num_gates: int, sizes: Sizes,
+                    rng: np.random.Generator) -> Case:
+    xs = rng.standard_normal((sizes.N, sizes.T, sizes.D), dtype=np.float32)
+    dhs = rng.standard_normal((sizes.N, sizes.T, sizes.H), dtype=np.float32)
+    xs_torch = torch.from_numpy(xs).requires_grad_(True)
+    dhs_torch = torch.from_numpy(dhs)
+
+    def numpy_step():
+        layer.forward(xs)
+        return layer.backward(dhs)
+
+    def torch_step():
+        # set_to_none: torch then writes fresh gradients, as the NumPy layer overwrites its own,
+        # instead of adding to the previous step's.
+        module.zero_grad(set_to_none=True)
+        xs_torch.grad = None
+        hs, _ = module(xs_torch)
+        hs.backward(dhs_torch)
+        return xs_torch.grad
+
+    _check_agreement(name, numpy_step, torch_step)
+    return Case(name, f"seqlab {type(layer).__name__}", f"nn.{type(module).__name__}",
+                _recurrent_gflop(sizes, num_gates), numpy_step, torch_step)
+
+
+def recurrent_cases(sizes: Sizes, seed: int = 0) -> list[Case]:
+    """RNN, LSTM and GRU, each ``(N, T, D) -> (N, T, H)``, batch first, PyTorch's initialization."""
+    rng = np.random.default_rng(seed)
+    cases = []
+    for name, time_layer, to_torch_module, num_gates in (
+        ("RNN", TimeRNN, convert.time_rnn_to_torch, 1),
+        ("LSTM", TimeLSTM, convert.time_lstm_to_torch, 4),
+        ("GRU", TimeGRU, convert.time_gru_to_torch, 3),
+    ):
+        layer = time_layer.init(sizes.D, sizes.H, rng)
+        cases.append(_recurrent_case(name, layer, to_torch_module(layer), num_gates, sizes, rng))
+    return cases
+
+
+def attention_cases(sizes: Sizes, seed: int = 0) -> list[Case | Unavailable]:
+    """Scaled dot-product attention on (N, heads, T, H / heads) and multi-head self-attention on (N, T, H)."""
+    if seqlab_attention is None:
+        reason = "not available yet: seqlab.attention is not in this checkout"
+        return [Unavailable("attention (SDPA)", reason), Unavailable("multi-head attention", reason)]
+    N, T, D, h = sizes.N, sizes.T, sizes.H, sizes.heads
+    rng = np.random.default_rng(seed)
+
+    # Scaled dot-product attention alone: q k^T, then weights v; backward twice that.
+    q, k, v, dout = (rng.standard_normal((N, h, T, D // h), dtype=np.float32) for _ in range(4))
+    q_t, k_t, v_t = (torch.from_numpy(a).requires_grad_(True) for a in (q, k, v))
+    dout_t = torch.from_numpy(dout)
+
+    def numpy_sdpa():
+        out, cache = seqlab_attention.scaled_dot_product_attention(q, k, v)
+        return seqlab_attention.scaled_dot_product_attention_backward(dout, cache)
+
+    def torch_sdpa():
+        for tensor in (q_t, k_t, v_t):
+            tensor.grad = None
+        torch.nn.functional.scaled_dot_product_attention(q_t, k_t, v_t).backward(dout_t)
+        return q_t.grad, k_t.grad, v_t.grad
+
+    _check_agreement("attention (SDPA)", numpy_sdpa, torch_sdpa)
+    sdpa_gflop = 3 * 2 * (2 * N * T * T * D) / 1e9
+    cases = [Case("attention (SDPA)", "seqlab scaled_dot_product_attention",
+                  "F.scaled_dot_product_attention", sdpa_gflop, numpy_sdpa, torch_sdpa)]
+
+    # Multi-head self-attention: the projections in (3D) and out (D), and SDPA on h heads.
+    mha = seqlab_attention.MultiHeadAttention.init(D, h, rng)
+    module = convert_attention.mha_to_torch(mha)
+    x = rng.standard_normal((N, T, D), dtype=np.float32)
+    dy = rng.standard_normal((N, T, D), dtype=np.float32)
+    x_t, dy_t = torch.from_numpy(x).requires_grad_(True), torch.from_numpy(dy)
+
+    def numpy_mha():
+        mha.forward(x)
+        return mha.backward(dy)
+
+    def torch_mha():
+        module.zero_grad(set_to_none=True)
+        x_t.grad = None
+        # need_weights=False lets torch take its fused path; ours keeps the weights for plots,
+        # a cost we choose to count.
+        out, _ = module(x_t, x_t, x_t, need_weights=False)
+        out.backward(dy_t)
+        return x_t.grad
+
+    _check_agreement("multi-head attention", numpy_mha, torch_mha)
+    mha_gflop = 3 * (2 * N * T * D * 4 * D + 2 * (2 * N * T * T * D)) / 1e9
+    cases.append(Case("multi-head attention", "seqlab MultiHeadAttention", "nn.MultiheadAttention",
+                      mha_gflop, numpy_mha, torch_mha))
+    return cases
+
+
+def _check_agreement(name: str, numpy_step, torch_step) -> None:
+    """Both sides must compute the same input gradients, or the timings compare different work."""
+    numpy_grads, torch_grads = numpy_step(), torch_step()
+    if not isinstance(numpy_grads, tuple):
+        numpy_grads, torch_grads = (numpy_grads,), (torch_grads,)
+    for ours, theirs in zip(numpy_grads, torch_grads):
+        torch.testing.assert_close(torch.from_numpy(np.ascontiguousarray(ours)), theirs.detach(),
+                                   rtol=1e-4, atol=1e-4, msg=lambda m: f"{name}: NumPy and torch disagree, so "
+                                   f"their timings would compare different work: {m}")
+
+
+# -------------------------------------------------------------------------------------------------
+# Timing
+
+
+def time_case(case: Case, repeats: int, warmup: int = 2) -> Timing:
+    """``repeats`` interleaved runs of each side after ``warmup`` untimed ones; which side goes
+    first alternates, so that neither always runs with warm caches left by the other."""
+    for _ in range(warmup):
+        case.numpy_step()
+        case.torch_step()
+    numpy_seconds, torch_seconds = [], []
+    for i in range(repeats):
+        if i % 2 == 0:
+            numpy_seconds.append(_seconds(case.numpy_step))
+            torch_seconds.append(_seconds(case.torch_step))
+        else:
+            torch_seconds.append(_seconds(case.torch_step))
+            numpy_seconds.append(_seconds(case.numpy_step))
+    return Timing(case.name, case.numpy_label, case.torch_label, case.gflop, numpy_seconds, torch_seconds)
+
+
+def run(sizes: Sizes = Sizes(), repeats: int = 30, seed: int = 0) -> list[Timing | Unavailable]:
+    """Every layer's timing, in the table's order: RNN, LSTM, GRU, attention."""
+    cases = recurrent_cases(sizes, seed) + attention_cases(sizes, seed)
+    return [case if isinstance(case, Unavailable) else time_case(case, repeats) for case in cases]

@@ -1,0 +1,138 @@
+"""`make bench`'s harness: the table it writes has every row and column, whatever the timings.
+
+No test here asserts a time: on a shared machine timings are noise. The structure is what can be
+wrong in the code: a missing row, a section that crashes, a figure that is not a number, a
+cached-rebuild benchmark whose "prose edit" would in fact invalidate the chapter's cache.
+"""
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+
+import jupytext
+import pytest
+
+from benchmarks import book, run
+from tests.conftest import REPO, venv_env
+
+LAYER_ROWS = ("RNN", "LSTM", "GRU", "attention (SDPA)", "multi-head attention")
+
+
+def table(text: str, heading: str) -> list[list[str]]:
+    """The cells of the first markdown table from the line holding ``heading`` on, header and separator left out."""
+    lines = text.splitlines()
+    start = next(i for i, line in enumerate(lines) if heading in line)
+    first = next(i for i in range(start, len(lines)) if lines[i].startswith("|"))
+    block = []
+    for line in lines[first:]:
+        if not line.startswith("|"):
+            break
+        block.append([cell.strip() for cell in line.strip("|").split("|")])
+    return block[2:]
+
+
+@pytest.fixture(scope="module")
+def quick_run(tmp_path_factory) -> tuple[str, dict, str]:
+    """``python -m benchmarks.run --quick`` into a temporary folder: (RESULTS.md, results.json, stdout)."""
+    output = tmp_path_factory.mktemp("bench") / "RESULTS.md"
+    done = subprocess.run([sys.executable, "-m", "benchmarks.run", "--quick", "--output", str(output)],
+                          cwd=REPO, env=venv_env(), capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, f"`python -m benchmarks.run --quick` failed:\n{done.stdout[-3000:]}{done.stderr[-3000:]}"
+    return output.read_text(), json.loads(output.with_name("results.json").read_text()), done.stdout
+
+
+def test_quick_run_prints_the_table_it_writes(quick_run):
+    text, _, stdout = quick_run
+    assert text in stdout, "the table printed and RESULTS.md should be the same text"
+    assert "--quick" in text, "a quick run's RESULTS.md must say that its figures measure nothing"
+
+
+def test_every_layer_has_a_row_of_numbers(quick_run):
+    text, results, _ = quick_run
+    rows = table(text, "## Layers")
+    assert [row[0].split(" (seqlab")[0] for row in rows] == list(LAYER_ROWS)
+    for row in rows:
+        assert len(row) == 7, f"a layer row has 7 columns, got {len(row)}: {row}"
+        numpy_ms, torch_ms, ratios = (re.fullmatch(r"([\d.]+) \(([\d.]+)\)", cell) for cell in row[1:4])
+        assert numpy_ms and torch_ms and ratios, f"median (best) figures expected in {row}"
+        assert row[4] in ("met", "**missed**")
+        assert re.fullmatch(r"[\d.]+ \(\d+%\)", row[5]) and re.fullmatch(r"[\d.]+ \(\d+%\)", row[6])
+    assert results["layers"]["peak_gflops"] > 0
+    assert all(len(row["numpy_seconds"]) == len(row["torch_seconds"]) == results["layers"]["repeats"]
+               for row in results["layers"]["rows"])
+
+
+def test_the_summary_names_every_row_of_the_issue(quick_run):
+    text, _, _ = quick_run
+    names = [row[0] for row in table(text, "## Summary")]
+    assert names[: len(LAYER_ROWS)] == [f"layer: {name}" for name in LAYER_ROWS]
+    assert names[len(LAYER_ROWS):] == ["book", "autograding (secure grader)", "test suite (`make test`)"]
+
+
+def test_the_machine_is_described(quick_run):
+    text, results, _ = quick_run
+    machine = dict((row[0], row[1]) for row in table(text, "## Machine"))
+    assert set(machine) == {"CPU", "NumPy's BLAS", "PyTorch's BLAS", "threads", "versions", "platform"}
+    assert f"{results['machine']['cores']} cores" in machine["CPU"]
+    assert "NumPy" in machine["versions"] and "PyTorch" in machine["versions"]
+    assert "torch.get_num_threads()=1" in machine["threads"]
+
+
+def complete_results() -> dict:
+    """Results with every section filled, as a full run leaves them (made-up figures)."""
+    stamp = {"measured": "2026-01-01T00:00:00+00:00", "load_average": 1.0, "load_after": 1.2}
+    layer_rows = [{"name": name, "numpy": "seqlab X", "torch": "nn.X", "gflop": 0.1,
+                   "numpy_seconds": [0.02, 0.03, 0.025], "torch_seconds": [0.01, 0.02, 0.015]} for name in LAYER_ROWS]
+    return {
+        "layers": {**stamp, "sizes": vars(run.layers.Sizes()), "repeats": 3, "peak_gflops": 50.0,
+                   "peak_matmul": "(2048, 2048) @ (2048, 2048) float32", "rows": layer_rows},
+        "book": {**stamp, "clean_build_s": 300.0, "chapter_execution_s": {"book/02_rnn.md": 40.0, "book/04_lstm.md": 60.0},
+                 "cached_rebuild_s": 12.0, "edited_chapter": "book/04_lstm.md", "edited_chapter_reexecuted": False},
+        "grading": {**stamp, "submissions": 12, "workers": 2, "seconds": 60.0, "per_minute": 12.0},
+        "suite": {**stamp, "seconds": 400.0},
+        "machine": run.machine(),
+        "written": "2026-01-01T00:00:00+00:00",
+    }
+
+
+def test_a_full_run_fills_every_row():
+    text = run.render(complete_results())
+    summary = {row[0]: row[1:] for row in table(text, "## Summary")}
+    assert summary["layer: LSTM"] == ["1.67x torch's time", "<= 1.3x", "**no**"]  # 0.025 / 0.015
+    assert summary["book: clean build"][0] == "300 s (chapters execute 100 s: overhead ratio 3.00)"
+    assert summary["book: cached rebuild after a prose edit"] == ["12.0 s", "< 20 s", "yes"]
+    assert summary["autograding (secure grader)"][0] == "12.0 submissions/min"
+    assert summary["test suite (`make test`)"][0] == "400 s"
+    assert not any("not measured" in cells[0] for cells in summary.values())
+    assert "busy machine" not in text
+    assert [row[0] for row in table(text, "| page |")] == ["book/02_rnn.md", "book/04_lstm.md"]
+
+
+def test_a_busy_machine_leaves_the_suite_unmeasured_and_says_why():
+    results = complete_results()
+    results["suite"] = {"measured": "2026-01-01T00:00:00+00:00", "load_average": 7.0,
+                        "not_measured": "machine busy (load average 7.0)"}
+    text = run.render(results)
+    summary = {row[0]: row[1] for row in table(text, "## Summary")}
+    assert summary["test suite (`make test`)"] == "not measured (machine busy (load average 7.0))"
+    assert "**Measured on a busy machine: suite (load average 7.0).**" in text
+
+
+def test_an_unknown_section_is_refused_with_the_choices(capsys):
+    with pytest.raises(SystemExit):
+        run.main(["--only", "layer"])
+    assert "unknown section 'layer': choose among layers, book, grading, suite" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("chapter", sorted((REPO / "book").glob("[0-9][0-9]_*.md")), ids=lambda p: p.name)
+def test_the_cached_rebuild_edits_prose_only(chapter, tmp_path):
+    """jupyter-cache keys a chapter on its code cells: the benchmark's edit must leave them as they were,
+    or the "cached rebuild" would re-execute the chapter and time something else."""
+    copy = tmp_path / chapter.name
+    copy.write_text(chapter.read_text())
+    book.edit_prose(copy)
+    code = [[c.source for c in jupytext.read(path).cells if c.cell_type == "code"] for path in (chapter, copy)]
+    assert code[0] == code[1]
+    assert len(jupytext.read(copy).cells) == len(jupytext.read(chapter).cells) + 1
