@@ -14,15 +14,18 @@ export TQDM_DISABLE ?= 1
 # nbgrader and jupyter-book call tools of the environment (alembic, jupyter) by name.
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: help book test lab release grade-demo clean
+.PHONY: help book test lab release grade grade-demo bench bench-grade clean
 .DEFAULT_GOAL := help
 
 help:
 	@echo "make book        build the website into _build/html (creates .venv when needed)"
 	@echo "make test        run every test (creates .venv when needed)"
-	@echo "make lab         JupyterLab on the student exercises in notebooks/"
+	@echo "make lab         JupyterLab on the student exercises in notebooks/ (Validate, chapters as notebooks)"
 	@echo "make release     regenerate the student notebooks in notebooks/ from solutions/"
-	@echo "make grade-demo  autograde three demo submissions of exercise 01 and print their scores"
+	@echo "make grade       grade autograder/var/submitted/ in the sandbox, in parallel; print a summary (ASSIGNMENT=<id> for one)"
+	@echo "make grade-demo  grade three demo submissions of exercise 01 in the sandbox and print their scores"
+	@echo "make bench       time the NumPy layers against PyTorch, the book's clean and cached builds and the autograder; writes benchmarks/RESULTS.md"
+	@echo "make bench-grade time 60 demo submissions: plain serial nbgrader against the sandboxed parallel grader"
 	@echo "make clean       remove .venv, _build and the vendored MathJax"
 
 # The environment is rebuilt whenever requirements.txt or pyproject.toml is newer than it.
@@ -50,17 +53,36 @@ book: $(INSTALLED) $(MATHJAX) $(PACKAGE_STAMP)
 	$(BIN)/jupyter-book build . --warningiserror --nitpick --keep-going
 	@echo "The book is in _build/html: open file://$(CURDIR)/_build/html/index.html"
 
-test: $(INSTALLED) $(MATHJAX)
+# The book is built first, alone: the chapters' execution times are asserted against their
+# budgets, and measured while pytest's workers compete for the cores they would be too high.
+test: book
 	$(BIN)/python -m pytest
 
+# lab_config/ holds the server settings (open on notebooks/, chapters open as notebooks through
+# jupytext, no news fetched) and nbgrader's (the course config plus a local exchange).
 lab: $(INSTALLED)
-	$(BIN)/jupyter lab --notebook-dir=notebooks
+	@mkdir -p autograder/var/exchange
+	JUPYTER_CONFIG_PATH=$(CURDIR)/lab_config $(BIN)/jupyter lab
 
 release: $(INSTALLED)
 	$(BIN)/python -m autograder.release
 
+# Exercise ids to grade (default: every exercise with submissions); WORKERS=N caps the parallel graders.
+ASSIGNMENT ?=
+WORKERS ?=
+grade: $(INSTALLED)
+	$(BIN)/python -m autograder.grade $(ASSIGNMENT) $(if $(WORKERS),--workers $(WORKERS))
+
 grade-demo: $(INSTALLED)
 	$(BIN)/python -m autograder.demo
+
+# BENCH_ARGS=--suite also times `make test` (only below load average 2.5; --force-suite whatever the load).
+BENCH_ARGS ?=
+bench: $(INSTALLED)
+	$(BIN)/python -m benchmarks.run $(BENCH_ARGS)
+
+bench-grade: $(INSTALLED)
+	$(BIN)/python -m benchmarks.autograde
 
 clean:
 	rm -rf $(VENV) _build _vendor

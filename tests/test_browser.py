@@ -1,82 +1,152 @@
-"""The built website in headless Chromium: math rendered by the local MathJax, no console errors,
-no request to any host but this machine. Screenshots go to _build/test-artifacts/ for a person to look at."""
+"""The built website in headless Chromium, page by page as _toc.yml lists them.
+
+Each page must load with no console error and no request to any host but this machine, render
+all of its math with the local MathJax, load every image (with alt text), keep every text at WCAG
+AA contrast in light and dark mode, show its figures on a light ground in dark mode, and fit a
+390 px phone screen without scrolling sideways. Search must find each chapter by its title, and
+"forget gate" must find the glossary and, once it is in the table of contents, the LSTM chapter.
+Screenshots go to _build/test-artifacts/ for a person to look at.
+"""
 from __future__ import annotations
 
-import functools
-import http.server
-import shutil
-import threading
-from urllib.parse import urlparse
+from urllib.parse import quote_plus
 
 import pytest
 
-from tests.conftest import ARTIFACTS
+from tests.browser_helpers import (CHAPTER, CONTRAST_FAILURES_JS, EXERCISE, chromium, page_kind, screenshot,
+                                   source_title, static_server, toc_pages, watched_page)
 
 pytestmark = pytest.mark.slow  # builds, grades or drives a browser: `-m "not slow"` skips it
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-LOCAL_HOSTS = {"127.0.0.1", "localhost"}
+PAGES = toc_pages()
+PHONE_WIDTH = 390  # an iPhone 12 to 15, in CSS pixels
+LSTM_CHAPTER = "book/04_lstm"
+# TeX that MathJax left as text: the article's text outside formulas and code.
+RAW_TEX_JS = r"""() => {
+  const article = document.querySelector('article.bd-article'); if (!article) return [];
+  const copy = article.cloneNode(true);
+  copy.querySelectorAll('mjx-container, pre, code, script').forEach(e => e.remove());
+  return (copy.textContent.match(/\$\$|\\(frac|sum_|mathrm|begin\{|odot|sigma)/g) || []).slice(0, 5);
+}"""
+
+
+def search_cases() -> list[tuple[str, str]]:
+    """(what a reader types, the page it must find): every chapter by its title, and "forget gate"."""
+    cases = [(source_title(page), page) for page in PAGES if page_kind(page) == CHAPTER]
+    cases.append(("forget gate", "book/glossary"))
+    if LSTM_CHAPTER in PAGES:  # the LSTM chapter, as soon as it is on the website
+        cases.append(("forget gate", LSTM_CHAPTER))
+    return cases
 
 
 @pytest.fixture(scope="module")
 def site(built_book):
     """The built website served on a free localhost port."""
-    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(built_book))
-    handler.log_message = lambda *args: None
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
+    with static_server(built_book) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
 def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                  "--no-first-run", "--disable-sync"],
-        )
+    with chromium() as browser:
         yield browser
-        browser.close()
 
 
-def open_page(browser, url: str, width: int = 1280):
-    """Load ``url``; return the page, its console errors and the requests sent to other hosts."""
-    page = browser.new_page(viewport={"width": width, "height": 900})
-    errors, foreign = [], []
-    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-    page.on("pageerror", lambda e: errors.append(str(e)))
-
-    def guard(route):
-        if urlparse(route.request.url).hostname in LOCAL_HOSTS:
-            route.continue_()
-        else:  # never let the test reach the network; record the attempt instead
-            foreign.append(route.request.url)
-            route.abort()
-
-    page.route("**/*", guard)
-    page.goto(url, wait_until="networkidle")
-    return page, errors, foreign
+def artifact_name(page: str) -> str:
+    return page.replace("/", "-")
 
 
-def test_chapter_1_renders_math_offline(browser, site):
-    page, errors, foreign = open_page(browser, f"{site}/book/01_softmax_ce_kl.html")
-    page.wait_for_selector("mjx-container", timeout=20_000)
-    rendered = page.locator("mjx-container").count()
-    raw_tex = page.locator("text=/\\$\\$|\\\\frac|\\\\sum_/").count()
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / "chapter01.png"), full_page=False)
-    page.screenshot(path=str(ARTIFACTS / "chapter01-full.png"), full_page=True)
-    assert rendered >= 10, f"only {rendered} formulas rendered by MathJax"
-    assert raw_tex == 0, "some TeX is shown as raw source instead of rendered math"
-    assert not foreign, f"the page requested other hosts: {foreign}"
-    assert not errors, f"console errors: {errors}"
-    # The article's own images: the theme's logos (Binder, Colab) are not the chapter's figures.
+def wait_for_math(page) -> None:
+    """Wait until MathJax has typeset the page (it loads after the page, from _static/mathjax)."""
+    if page.locator(".math").count():
+        page.wait_for_function("() => window.MathJax && MathJax.startup && MathJax.startup.promise", timeout=20_000)
+        page.evaluate("() => MathJax.startup.promise")
+
+
+@pytest.mark.parametrize("name", PAGES)
+def test_page_in_the_browser(browser, site, name):
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, color_scheme="light")
+    watched = watched_page(context)
+    page = watched.page
+    page.goto(f"{site}/{name}.html", wait_until="networkidle")
+    wait_for_math(page)
+    screenshot(page, artifact_name(name))
+    problems = []
+
+    formulas = page.locator(".math").count()
+    untypeset = page.locator(".math:not(:has(mjx-container))").count()
+    if untypeset:
+        problems.append(f"{untypeset} of {formulas} formulas were not rendered by MathJax")
+    if page_kind(name) in (CHAPTER, EXERCISE) and page.locator("mjx-container").count() < 3:
+        problems.append(f"only {page.locator('mjx-container').count()} rendered formulas: did MathJax load?")
+    raw_tex = page.evaluate(RAW_TEX_JS)
+    if raw_tex:
+        problems.append(f"raw TeX shown instead of rendered math: {raw_tex}")
+
     images = page.eval_on_selector_all(
-        "article.bd-article img", "imgs => imgs.map(i => [i.src, i.complete && i.naturalWidth > 0, i.alt])")
-    assert len(images) >= 2, f"chapter 1 shows {len(images)} figures: did the plots render (MPLBACKEND must not be Agg)?"
-    assert all(ok for _, ok, _ in images), f"images that did not load: {[s for s, ok, _ in images if not ok]}"
-    assert all(alt for _, _, alt in images), f"figures without alt text: {[s for s, _, alt in images if not alt]}"
+        "article.bd-article img", "imgs => imgs.map(i => [i.currentSrc, i.complete && i.naturalWidth > 0, i.alt.trim()])")
+    problems += [f"image did not load: {src}" for src, loaded, _ in images if not loaded]
+    problems += [f"image without alt text: {src}" for src, _, alt in images if not alt]
+    if page_kind(name) == CHAPTER and not images:
+        problems.append("the chapter shows no figure (did its plots render? MPLBACKEND must not be Agg)")
+
+    # On a desktop a table fits the text column; only a phone may need to scroll it sideways.
+    cut_tables = page.eval_on_selector_all(
+        ".bd-article .pst-scrollable-table-container",
+        "boxes => boxes.filter(b => b.scrollWidth > b.clientWidth + 1).map(b => b.innerText.slice(0, 40))")
+    problems += [f"at 1280 px this table is wider than the text and scrolls sideways: {t!r}" for t in cut_tables]
+
+    problems += [f"light mode, contrast {f['ratio']} < {f['needed']}: {f['text']!r} ({f['where']}, {f['color']} on "
+                 f"{f['background']})" for f in page.evaluate(CONTRAST_FAILURES_JS)]
+
+    # Dark mode, as a reader whose system prefers it sees the page (the book follows the system).
+    page.emulate_media(color_scheme="dark")
+    page.wait_for_function("() => document.documentElement.dataset.theme === 'dark'", timeout=5_000)
+    problems += [f"dark mode, contrast {f['ratio']} < {f['needed']}: {f['text']!r} ({f['where']}, {f['color']} on "
+                 f"{f['background']})" for f in page.evaluate(CONTRAST_FAILURES_JS)]
+    # A plot is dark text on a transparent ground: it needs a light ground of its own.
+    dark_grounds = page.eval_on_selector_all(
+        ".bd-article .cell_output img", "imgs => imgs.map(i => [i.currentSrc, getComputedStyle(i).backgroundColor])")
+    problems += [f"dark mode: figure on a dark ground {ground}: {src}" for src, ground in dark_grounds
+                 if not ground.startswith("rgb(") or sum(map(float, ground[4:-1].split(","))) < 600]
+    figures = page.locator(".bd-article .cell_output img")
+    if figures.count():
+        figures.first.scroll_into_view_if_needed()
+        screenshot(page, f"{artifact_name(name)}-dark-figure")
+    else:
+        screenshot(page, f"{artifact_name(name)}-dark")
+
+    # A phone: no sideways scrolling of the whole page (wide tables and code scroll in their box).
+    page.emulate_media(color_scheme="light")
+    page.set_viewport_size({"width": PHONE_WIDTH, "height": 844})
+    page.evaluate("() => window.scrollTo(0, 0)")
+    page.wait_for_timeout(300)
+    width = page.evaluate("() => document.documentElement.scrollWidth")
+    if width > PHONE_WIDTH:
+        problems.append(f"at {PHONE_WIDTH} px the page is {width} px wide: a reader must scroll sideways")
+    screenshot(page, f"{artifact_name(name)}-phone")
+
+    if watched.foreign:
+        problems.append(f"requests to other hosts: {watched.foreign}")
+    problems += [f"console error: {e}" for e in watched.errors]
+    context.close()
+    assert not problems, f"{name}.html:\n  " + "\n  ".join(problems)
+
+
+@pytest.mark.parametrize("query,expected", search_cases())
+def test_search_finds(browser, site, query, expected):
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    watched = watched_page(context)
+    page = watched.page
+    page.goto(f"{site}/search.html?q={quote_plus(query)}", wait_until="networkidle")
+    # Sphinx's search writes a summary line once it has ranked every result.
+    page.locator("#search-results .search-summary, #search-results p").first.wait_for(timeout=20_000)
+    page.wait_for_function("() => !document.querySelector('#search-results h2')?.textContent.includes('Searching')",
+                           timeout=20_000)
+    hits = page.eval_on_selector_all("#search-results ul.search li a:first-of-type",
+                                     "links => links.map(a => new URL(a.href).pathname)")
+    found = [h.lstrip("/").removesuffix(".html") for h in hits]
+    screenshot(page, f"search-{quote_plus(query)}-{artifact_name(expected)}")
+    context.close()
+    assert expected in found[:5], f"searching {query!r} does not list {expected} in the first 5 results: {found}"
+    assert not watched.errors and not watched.foreign, (watched.errors, watched.foreign)
