@@ -41,7 +41,7 @@ from autograder import submission as sub
 from autograder.nbgrader_cli import CONFIG, REPO, nbgrader
 from autograder.sandbox import Limits, bwrap_path
 
-GRADER_VERSION = "1"  # part of every cache key: bump it when a change to the grader changes results
+GRADER_VERSION = "2"  # part of every cache key: bump it when a change to the grader changes results
 VAR = Path("autograder") / "var"
 UNSAFE_FLAG = "--unsafe-no-sandbox"
 
@@ -219,16 +219,23 @@ def stage(course: Course, results: dict[str, dict]) -> None:
 
 
 def ensure_in_gradebook(course: Course) -> None:
+    from nbgrader.api import Course as CourseRow
     from nbgrader.api import Gradebook, MissingEntry
 
     db_url = course.db_url or (f"sqlite:///{course.root / 'gradebook.db'}" if course.root != REPO
                                else f"sqlite:///{REPO / VAR / 'gradebook.db'}")
-    try:
-        with Gradebook(db_url) as gradebook:
+    with Gradebook(db_url) as gradebook:
+        # nbgrader files every assignment under the course id ('' unless configured), but creates
+        # the row of the course '' nowhere. SQLite does not check that foreign key; PostgreSQL
+        # refuses the assignment without it.
+        if gradebook.db.get(CourseRow, "") is None:
+            gradebook.db.add(CourseRow(id=""))
+            gradebook.db.commit()
+        try:
             gradebook.find_assignment(course.assignment)
             return
-    except MissingEntry:
-        pass
+        except MissingEntry:
+            pass
     # Records the exercise and its hidden tests (and regenerates its release, identical when committed).
     nbgrader("generate_assignment", course.assignment, "--force", root=course.root, db_url=course.db_url)
 
@@ -266,7 +273,8 @@ def grade(assignment: str, root: Path = REPO, workers: int | None = None, limits
             nbgrader("autograde", assignment, "--force", root=course.root, db_url=db_url, config=config)
             if feedback:
                 nbgrader("generate_feedback", assignment, "--force", root=course.root, db_url=db_url, config=config)
-            nbgrader("export", f"--CsvExportPlugin.to={course.reports / 'grades.csv'}", root=course.root,
+            nbgrader("export", f"--CsvExportPlugin.to={course.reports / 'grades.csv'}",
+                     f"--ExportPlugin.assignment={assignment}", root=course.root,
                      db_url=db_url, config=config)
         write_reports(course, results)
     if not quiet:

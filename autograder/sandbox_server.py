@@ -43,6 +43,10 @@ def drop_privileges() -> None:
 
 drop_privileges()
 
+# wire.py lies beside this file. In the jail Python puts this folder first on sys.path; without the
+# jail (the instructor's opt-out) the server runs with `python -I`, which leaves it out.
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
 import numpy as np  # noqa: E402  (after dropping privileges: nothing runs as root)
 import numpy.testing  # noqa: E402,F401
 import wire  # noqa: E402
@@ -72,6 +76,31 @@ class BoundedOutput(io.TextIOBase):
     def text(self) -> str:
         note = f"\n[... {self.dropped} more characters of output cut: the limit is {MAX_OUTPUT_CHARS}]" if self.dropped else ""
         return "".join(self.parts) + note
+
+
+def slots(value, path: tuple = ()) -> dict[tuple, object]:
+    """Every object held in a slot of a list, tuple or dict inside ``value``, by its path of indices and keys.
+
+    The objects themselves are kept (not their ids), so that none is freed during the call and its
+    id reused by a new object.
+    """
+    found: dict[tuple, object] = {}
+    items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, (list, tuple)) else ()
+    for key, item in items:
+        found[path + (key,)] = item
+        found.update(slots(item, path + (key,)))
+    return found
+
+
+def rebound_slots(before: dict[tuple, object], value) -> list[list]:
+    """Paths of the slots that now hold another object than before (``grads[i] = ...``), or none at all.
+
+    The grader tells these apart from arrays changed in place (``grads[i] *= ...``): the first
+    rebinds a list item and leaves the caller's array alone, the second changes the caller's array.
+    """
+    after = slots(value)
+    return [list(path) for path in sorted(set(before) | set(after), key=repr)
+            if before.get(path, before) is not after.get(path, after)]
 
 
 class Student:
@@ -154,6 +183,7 @@ class Student:
         function = self.namespace.get(name)
         if not callable(function):
             return {"error": {"ename": "NameError", "evalue": f"name '{name}' is not defined", "traceback": ""}}
+        before = slots({"args": args, "kwargs": kwargs})
         output = BoundedOutput()  # what the student's function prints is not shown inside the tests
         sys.stdout, sys.stderr = output, output
         try:
@@ -161,10 +191,11 @@ class Student:
         except BaseException as exc:  # SystemExit and KeyboardInterrupt too: report, keep serving
             if isinstance(exc, SystemExit):
                 self.flags.add(f"exit: {name}() called sys.exit() during the tests")
-            return {"error": self.error_of(exc), "args": args, "kwargs": kwargs}
+            return {"error": self.error_of(exc), "args": args, "kwargs": kwargs,
+                    "rebound": rebound_slots(before, {"args": args, "kwargs": kwargs})}
         finally:
             sys.stdout, sys.stderr = sys.__stdout__, sys.__stderr__
-        return {"result": result, "args": args, "kwargs": kwargs, "error": None}
+        return {"result": result, "args": args, "kwargs": kwargs, "error": None, "rebound": rebound_slots(before, {"args": args, "kwargs": kwargs})}
 
     def bind(self, bindings: dict) -> dict:
         missing = object()

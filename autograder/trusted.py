@@ -66,29 +66,37 @@ def rebuild_error(name: str, error: dict) -> BaseException:
     return StudentCodeError(f"{ename}: {message}")
 
 
-def copy_back(original, returned):
-    """Apply what the student's function did to its arguments to the test's own objects."""
+def copy_back(original, returned, rebound: set[tuple] = frozenset(), path: tuple = ()) -> None:
+    """Apply what the student's function did to its arguments to the test's own objects.
+
+    ``rebound`` holds the paths of the container slots the function rebound (``grads[i] = new``);
+    the test's list gets the new object there, and its old array stays as it was, exactly as if
+    the function had run in the test's own process. Arrays in the other slots are updated in place.
+    """
     if isinstance(original, np.ndarray) and isinstance(returned, np.ndarray):
         if original.shape == returned.shape and not np.array_equal(original, returned, equal_nan=original.dtype.kind in "fc"):
             original[...] = returned
     elif isinstance(original, list) and isinstance(returned, list):
-        if len(original) == len(returned):
-            for i, (o, r) in enumerate(zip(original, returned)):
-                if isinstance(o, (np.ndarray, list, dict)):
-                    copy_back(o, r)
-                else:
-                    original[i] = r
-        else:
+        if len(original) != len(returned):
             original[:] = returned
+            return
+        for i, r in enumerate(returned):
+            if path + (i,) in rebound:
+                original[i] = r
+            else:
+                copy_back(original[i], r, rebound, path + (i,))
+    elif isinstance(original, tuple) and isinstance(returned, tuple) and len(original) == len(returned):
+        for i, (o, r) in enumerate(zip(original, returned)):
+            copy_back(o, r, rebound, path + (i,))
     elif isinstance(original, dict) and isinstance(returned, dict):
         for key in list(original):
             if key not in returned:
                 del original[key]
         for key, r in returned.items():
-            if key in original and isinstance(original[key], (np.ndarray, list, dict)):
-                copy_back(original[key], r)
-            else:
+            if key not in original or path + (key,) in rebound:
                 original[key] = r
+            else:
+                copy_back(original[key], r, rebound, path + (key,))
 
 
 class Runner:
@@ -150,9 +158,15 @@ class Runner:
         self.kinds = {str(k): str(v) for k, v in reply.get("kinds", {}).items()}
         self.values = reply.get("values", {})
 
-    def ensure_running(self, names: list[str]) -> bool:
+    def ensure_running(self, names: list[str], clock: dict) -> bool:
+        """A live sandbox, started afresh (its cells run again) if the last one was killed.
+
+        The restart is the grader's time, not the test's: the test cell's deadline in ``clock``
+        moves on by what it took, or the task after an infinite loop would time out as well.
+        """
         if self.sandbox.process is not None:
             return True
+        restart_began = time.monotonic()
         if self.restarts >= self.limits.restarts or self.remaining(1) <= 0:
             return False
         self.restarts += 1
@@ -163,13 +177,15 @@ class Runner:
         except (SandboxTimeout, SandboxDied) as exc:
             self.dead_reason = str(exc)
             return False
+        finally:
+            clock["cell_deadline"] += time.monotonic() - restart_began
         return self.sandbox.process is not None
 
-    def call(self, name: str, args: tuple, kwargs: dict, cell_deadline: float, names: list[str]):
-        if not self.ensure_running(names):
+    def call(self, name: str, args: tuple, kwargs: dict, clock: dict, names: list[str]):
+        if not self.ensure_running(names, clock):
             raise RuntimeError(f"{name}() cannot run: the notebook's process could not be started again "
                                f"({self.dead_reason or 'too many restarts or out of time'})")
-        timeout = max(0.0, min(cell_deadline, self.deadline) - time.monotonic())
+        timeout = max(0.0, min(clock["cell_deadline"], self.deadline) - time.monotonic())
         try:
             reply = self.sandbox.request({"op": "call", "name": name, "args": list(args), "kwargs": kwargs}, timeout)
         except SandboxTimeout:
@@ -197,12 +213,13 @@ class StudentFunction:
         return f"<student function {self.__name__}, run in the sandbox>"
 
     def __call__(self, *args, **kwargs):
-        reply = self._runner.call(self.__name__, args, kwargs, self._clock["cell_deadline"], self._names)
-        for original, returned in zip(args, reply.get("args", [])):
-            copy_back(original, returned)
+        reply = self._runner.call(self.__name__, args, kwargs, self._clock, self._names)
+        rebound = {tuple(p) for p in reply.get("rebound") or [] if isinstance(p, list)}
+        for i, (original, returned) in enumerate(zip(args, reply.get("args", []))):
+            copy_back(original, returned, rebound, ("args", i))
         for key, returned in (reply.get("kwargs") or {}).items():
             if key in kwargs:
-                copy_back(kwargs[key], returned)
+                copy_back(kwargs[key], returned, rebound, ("kwargs", key))
         if reply.get("error"):
             raise rebuild_error(self.__name__, reply["error"])
         return reply.get("result")
@@ -234,7 +251,7 @@ class Remote:
 
     def substitute(self, replacements: dict) -> None:
         bindings = {name: self.how(value) for name, value in replacements.items()}
-        if not self.runner.ensure_running(self.names):
+        if not self.runner.ensure_running(self.names, self.clock):
             raise RuntimeError("the notebook's process could not be started again")
         timeout = max(0.0, min(self.clock["cell_deadline"], self.runner.deadline) - time.monotonic())
         self.runner.active_bindings.append(bindings)

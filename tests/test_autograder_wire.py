@@ -1,12 +1,15 @@
-"""What crosses the sandbox boundary: plain data only, exactly, and nothing that could run code."""
+"""What crosses the sandbox boundary: plain data only, exactly, and nothing that could run code;
+and what a student function does to its arguments reaches the tests exactly as in one process."""
 import io
 import os
 import pickle
+import time
 
 import numpy as np
 import pytest
 
-from autograder import wire
+from autograder import trusted, wire
+from autograder.sandbox import Limits, bwrap_path
 from autograder.submission import Malformed, read_submission
 
 
@@ -60,3 +63,60 @@ def test_malformed_notebooks_have_reasons(tmp_path):
     (folder / "ex.ipynb").write_bytes(b'{"cells": [], "nbformat": 4, "nbformat_minor": 5, "metadata": {}')
     with pytest.raises(Malformed, match="invalid JSON.*line 1"):
         read_submission(folder, "ex")
+
+
+# -- a student function called from the tests: its arguments come back as it left them --------
+STUDENT_CODE = '''
+import numpy as np
+
+def scale_in_place(grads):
+    for g in grads:
+        g *= 2
+
+def rebind_items(grads):
+    for i in range(len(grads)):
+        grads[i] = grads[i] * 2  # new arrays in the list: the caller's arrays are untouched
+
+def change_then_raise(grads):
+    grads[0][...] = 0
+    raise FloatingPointError("a gradient holds inf")
+
+def grow(table, *, log):
+    table["new"] = 1
+    table["kept"].append(3)
+    log.append("called")
+'''
+NAMES = ["scale_in_place", "rebind_items", "change_then_raise", "grow"]
+
+
+@pytest.mark.parametrize("jailed", [True, False], ids=["bubblewrap", "unsafe-no-sandbox"])
+def test_arguments_come_back_changed_exactly_as_in_one_process(tmp_path, jailed):
+    bwrap = bwrap_path() if jailed else None
+    if jailed and bwrap is None:
+        pytest.fail("bubblewrap cannot create a sandbox here: install Debian's `bubblewrap` (.ci/run does)")
+    runner = trusted.Runner([(0, STUDENT_CODE, False)], tmp_path, Limits(cell_timeout=60), bwrap, slot=0)
+    clock = {"cell_deadline": time.monotonic() + 60}
+    student = {name: trusted.StudentFunction(runner, name, NAMES, clock) for name in NAMES}
+    try:
+        runner.boot(NAMES)
+        assert runner.cell_results[0]["error"] is None, runner.cell_results
+        grads = [np.ones(2), np.ones((1, 3), np.float32)]
+        originals = list(grads)
+        assert student["scale_in_place"](grads) is None
+        assert all(g is o for g, o in zip(grads, originals)) and all((g == 2).all() for g in originals)
+        assert originals[1].dtype == np.float32
+
+        student["rebind_items"](grads)
+        assert all((o == 2).all() for o in originals), "rebinding a list item must not change the caller's array"
+        assert all((g == 4).all() for g in grads) and grads[0] is not originals[0]
+
+        with pytest.raises(FloatingPointError, match="holds inf"):
+            student["change_then_raise"](grads)
+        assert (grads[0] == 0).all(), "a change made before an exception must reach the caller"
+
+        table, log = {"kept": [1, 2]}, []
+        kept = table["kept"]
+        student["grow"](table, log=log)
+        assert table == {"kept": [1, 2, 3], "new": 1} and table["kept"] is kept and log == ["called"]
+    finally:
+        runner.sandbox.kill()

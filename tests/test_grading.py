@@ -1,11 +1,24 @@
-"""The grading pipeline: `make grade-demo`, serial = parallel, resuming after kill -9, refusing to
-run without a sandbox. (The adversarial submissions are in test_autograder_redteam.py.)"""
+"""The grading pipeline: `make grade-demo`, serial = parallel, resuming after kill -9, a PostgreSQL
+gradebook on a real server, refusing to run without a sandbox. (The adversarial submissions are in
+test_autograder_redteam.py.)
+
+The demo course is graded ONCE per module (``demo_course``); the tests that need a course of their
+own copy it, cached results included, so that they grade only what they add.
+"""
+from __future__ import annotations
+
+import contextlib
 import json
 import os
+import pwd
+import re
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
+from pathlib import Path
 
 import pytest
 
@@ -16,6 +29,7 @@ from autograder.sandbox import Limits
 pytestmark = pytest.mark.slow  # builds, grades or drives a browser: `-m "not slow"` skips it
 
 HIDDEN_ONLY = ["torch_reference", "dirichlet"]  # names that occur in hidden tests alone
+NOTEBOOK = f"{demo.ASSIGNMENT}.ipynb"
 
 
 def load_results(root, assignment=demo.ASSIGNMENT):
@@ -23,14 +37,31 @@ def load_results(root, assignment=demo.ASSIGNMENT):
     return {p.stem: json.loads(p.read_text()) for p in sorted(folder.glob("*.json"))}
 
 
-def test_grade_demo_scores_and_outputs(tmp_path):
-    root = tmp_path / "course"
-    scores = demo.run(root, workers=2)
+@pytest.fixture(scope="module")
+def demo_course(tmp_path_factory) -> tuple[Path, dict[str, float]]:
+    """`make grade-demo`'s course, graded by the secure grader with 2 workers: (root, scores)."""
+    root = tmp_path_factory.mktemp("demo") / "course"
+    return root, demo.run(root, workers=2)
+
+
+@pytest.fixture
+def venv_on_path(monkeypatch):
+    """nbgrader's Gradebook, opened in this process, runs the environment's `alembic` by name."""
+    monkeypatch.setenv("PATH", f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}")
+
+
+def copy_course(demo_course, destination: Path) -> Path:
+    shutil.copytree(demo_course[0], destination, symlinks=True)
+    return destination
+
+
+def test_grade_demo_scores_and_outputs(demo_course):
+    root, scores = demo_course
     assert scores == {"demo-solution": 100.0, "demo-untouched": 0.0, "demo-partial": 25.0}
 
     reports = root / "autograder" / "var" / "reports" / demo.ASSIGNMENT
     assert {line.split(",")[3] for line in (reports / "grades.csv").read_text().splitlines()[1:]} == set(scores)
-    release = (root / "notebooks" / demo.ASSIGNMENT / f"{demo.ASSIGNMENT}.ipynb").read_text()
+    release = (root / "notebooks" / demo.ASSIGNMENT / NOTEBOOK).read_text()
     assert not [name for name in HIDDEN_ONLY if name in release]
     for student in scores:
         feedback = root / "autograder" / "var" / "feedback" / student / demo.ASSIGNMENT / f"{demo.ASSIGNMENT}.html"
@@ -39,31 +70,24 @@ def test_grade_demo_scores_and_outputs(tmp_path):
         assert "Task 1" in html
         assert not [name for name in HIDDEN_ONLY if name in html], f"{student}'s feedback reveals hidden tests"
     # Grading never modifies what students submitted.
-    submitted = root / "autograder" / "var" / "submitted" / "demo-untouched" / demo.ASSIGNMENT / f"{demo.ASSIGNMENT}.ipynb"
-    assert submitted.read_bytes() == (root / "notebooks" / demo.ASSIGNMENT / f"{demo.ASSIGNMENT}.ipynb").read_bytes()
-
-    # Serial grading of the same course gives identical results (outputs, scores, flags).
-    parallel = load_results(root)
-    for path in (root / "autograder" / "var" / "grading" / demo.ASSIGNMENT / "results").glob("*.json"):
-        path.unlink()
-    grade.grade(demo.ASSIGNMENT, root=root, workers=1, quiet=True)
-    assert load_results(root) == parallel
+    submitted = root / "autograder" / "var" / "submitted" / "demo-untouched" / demo.ASSIGNMENT / NOTEBOOK
+    assert submitted.read_bytes() == (root / "notebooks" / demo.ASSIGNMENT / NOTEBOOK).read_bytes()
 
 
-def test_kill_9_mid_run_then_rerun_grades_everyone_exactly_once(tmp_path):
-    root = tmp_path / "course"
-    demo.run(root, workers=1)  # three students; now add three more and grade them in a child process
+def test_kill_9_mid_run_then_a_serial_rerun_grades_everyone_once_as_the_parallel_run_did(demo_course, tmp_path, venv_on_path):
+    """Three late students submit copies of the three demo notebooks. A serial grader (1 worker) is
+    killed with SIGKILL after the first; a serial re-run grades the other two. Each must then hold
+    exactly what the parallel run gave its demo twin (outputs, tests, score, flags)."""
+    root = copy_course(demo_course, tmp_path / "course")
     submitted = root / "autograder" / "var" / "submitted"
-    for i in range(3):
-        (submitted / f"late-{i}").mkdir()
-        os.link(submitted / "demo-solution" / demo.ASSIGNMENT / f"{demo.ASSIGNMENT}.ipynb", tmp_path / f"s{i}")
-        (submitted / f"late-{i}" / demo.ASSIGNMENT).mkdir()
-        (submitted / f"late-{i}" / demo.ASSIGNMENT / f"{demo.ASSIGNMENT}.ipynb").write_bytes((tmp_path / f"s{i}").read_bytes())
+    twins = {f"late-{i}": demo_student for i, demo_student in enumerate(sorted(demo_course[1]))}
+    for late, twin in twins.items():
+        (submitted / late / demo.ASSIGNMENT).mkdir(parents=True)
+        shutil.copyfile(submitted / twin / demo.ASSIGNMENT / NOTEBOOK, submitted / late / demo.ASSIGNMENT / NOTEBOOK)
     results = root / "autograder" / "var" / "grading" / demo.ASSIGNMENT / "results"
     before = set(load_results(root))
     command = [sys.executable, "-m", "autograder.grade", demo.ASSIGNMENT, "--root", str(root), "--workers", "1"]
-    child = subprocess.Popen(command, cwd=REPO, env={**os.environ, "PATH": f"{os.path.dirname(sys.executable)}{os.pathsep}{os.environ['PATH']}"}, start_new_session=True,
-                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    child = subprocess.Popen(command, cwd=REPO, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 240
     while len(list(results.glob("late-*.json"))) < 1 and time.monotonic() < deadline:
         time.sleep(0.2)
@@ -72,18 +96,106 @@ def test_kill_9_mid_run_then_rerun_grades_everyone_exactly_once(tmp_path):
     done_before_kill = set(load_results(root)) - before
     assert 1 <= len(done_before_kill) < 3, "the kill came too late to test resuming"
 
-    again = grade.grade(demo.ASSIGNMENT, root=root, workers=2, quiet=True)
-    assert set(again) == before | {f"late-{i}" for i in range(3)}
-    assert all(again[f"late-{i}"]["score"] == 100.0 for i in range(3))
+    again = grade.grade(demo.ASSIGNMENT, root=root, workers=1, feedback=False, quiet=True)
+    assert set(again) == before | set(twins)
+    for late, twin in twins.items():
+        serial, parallel = dict(again[late]), dict(again[twin])
+        assert serial.pop("student") == late and parallel.pop("student") == twin
+        assert serial == parallel, f"{late}, graded serially, differs from {twin}, graded in parallel"
     from nbgrader.api import Gradebook
 
     with Gradebook(f"sqlite:///{root / 'gradebook.db'}") as gradebook:
         graded = [s.student.id for s in gradebook.assignment_submissions(demo.ASSIGNMENT)]
         assert sorted(graded) == sorted(again)  # each student exactly once
-        assert gradebook.find_submission(demo.ASSIGNMENT, "late-0").score == 100.0
+        assert gradebook.find_submission(demo.ASSIGNMENT, "late-1").score == demo_course[1][twins["late-1"]]
 
 
-def test_grading_refuses_to_run_without_bubblewrap_unless_told_to(tmp_path, monkeypatch, capsys):
+# -- a PostgreSQL gradebook, on a real local server ------------------------------------------
+def postgres_binaries() -> Path:
+    """The folder of PostgreSQL's initdb, pg_ctl and postgres: on PATH, or Debian's /usr/lib/postgresql/<v>/bin."""
+    def version(folder: Path) -> tuple[int, ...]:
+        return tuple(int(n) for n in re.findall(r"\d+", folder.parent.name)) or (0,)
+
+    found = shutil.which("pg_ctl")
+    candidates = ([Path(found).resolve().parent] if found else []) + \
+        sorted(Path("/usr/lib/postgresql").glob("*/bin"), key=version, reverse=True)
+    for folder in candidates:
+        if all((folder / tool).is_file() for tool in ("initdb", "pg_ctl", "postgres")):
+            return folder
+    pytest.fail("PostgreSQL's server programs (initdb, pg_ctl, postgres) are neither on PATH nor in "
+                "/usr/lib/postgresql/<version>/bin: install Debian's `postgresql` package (`.ci/run` does: "
+                "apt-get install postgresql)")
+
+
+def server_account() -> tuple[int, int]:
+    """(uid, gid) to run the server as: ours, or, since PostgreSQL refuses to run as root, an unprivileged one."""
+    if os.geteuid() != 0:
+        return os.getuid(), os.getgid()
+    for name in ("postgres", "nobody"):  # Debian's package creates `postgres`
+        with contextlib.suppress(KeyError):
+            entry = pwd.getpwnam(name)
+            return entry.pw_uid, entry.pw_gid
+    pytest.fail("running as root, and no unprivileged account (postgres, nobody) to run PostgreSQL's server as")
+
+
+@contextlib.contextmanager
+def postgresql_server():
+    """A throw-away PostgreSQL server listening on a unix socket in a temporary folder; yields that folder."""
+    binaries = postgres_binaries()
+    uid, gid = server_account()
+    # Not under pytest's tmp_path: its parent is private to the user running the tests.
+    folder = Path(tempfile.mkdtemp(prefix="gradebook-postgres-"))
+    os.chown(folder, uid, gid)
+    as_server = {"user": uid, "group": gid, "extra_groups": []} if uid != os.geteuid() else {}
+
+    def run(*command: str) -> None:
+        done = subprocess.run([str(binaries / command[0]), *command[1:]], capture_output=True, text=True,
+                              cwd=folder, **as_server)
+        assert done.returncode == 0, f"{' '.join(command)} failed:\n{done.stdout}{done.stderr}"
+
+    data = folder / "data"
+    try:
+        run("initdb", "--pgdata", str(data), "--username", "grader", "--auth", "trust", "--encoding", "UTF8", "--no-sync")
+        run("pg_ctl", "--pgdata", str(data), "--log", str(folder / "server.log"), "--wait", "--options",
+            f"-c listen_addresses='' -c unix_socket_directories='{folder}' -c fsync=off", "start")
+        try:
+            yield folder
+        finally:
+            run("pg_ctl", "--pgdata", str(data), "--mode", "fast", "--wait", "stop")
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def gradebook_contents(db_url: str) -> dict:
+    """Every submission of the demo exercise in a gradebook: {student: (score, max, {grade cell: score})}."""
+    from nbgrader.api import Gradebook
+
+    with Gradebook(db_url) as gradebook:
+        return {s.student.id: (s.score, s.max_score, {g.name: g.score for nb in s.notebooks for g in nb.grades})
+                for s in gradebook.assignment_submissions(demo.ASSIGNMENT)}
+
+
+def test_postgresql_gradebook_holds_what_the_sqlite_one_does(demo_course, tmp_path, venv_on_path):
+    import psycopg2
+
+    root = copy_course(demo_course, tmp_path / "course")
+    with postgresql_server() as socket_folder:
+        with contextlib.closing(psycopg2.connect(host=str(socket_folder), user="grader", dbname="postgres")) as admin:
+            admin.autocommit = True
+            admin.cursor().execute("CREATE DATABASE gradebook")
+        db_url = f"postgresql+psycopg2://grader@/gradebook?host={socket_folder}"
+        results = grade.grade(demo.ASSIGNMENT, root=root, workers=2, db_url=db_url, feedback=False, quiet=True)
+        in_postgres = gradebook_contents(db_url)
+        with contextlib.closing(psycopg2.connect(host=str(socket_folder), user="grader", dbname="gradebook")) as db:
+            cursor = db.cursor()
+            cursor.execute("SELECT count(*) FROM submitted_assignment")
+            assert cursor.fetchone()[0] == 3, "the grades went somewhere other than the PostgreSQL server"
+    in_sqlite = gradebook_contents(f"sqlite:///{demo_course[0] / 'gradebook.db'}")
+    assert in_postgres == in_sqlite
+    assert {s: r["score"] for s, r in results.items()} == {s: v[0] for s, v in in_postgres.items()} == demo_course[1]
+
+
+def test_grading_refuses_to_run_without_bubblewrap_unless_told_to(tmp_path, monkeypatch):
     monkeypatch.setattr(grade, "bwrap_path", lambda: None)
     with pytest.raises(SystemExit) as refused:
         grade.grade(demo.ASSIGNMENT, root=tmp_path, limits=Limits())

@@ -5,6 +5,7 @@ files (``{file name: bytes}``); ``expected`` is ``{"status": ..., "score": ..., 
 ``flag`` is a word that one of the grade report's flags must contain (None: no flag at all).
 Task points: log_softmax 25, sequence_cross_entropy 35, kl_divergence 20, distillation_loss 20.
 Tasks 2 and 4 run with the reference log_softmax, so a broken log_softmax costs 25 points only.
+The helpers (``solved``, ``cell``, ``prepend``, ``append``, ``insert_after``) are ``_notebooks.py``'s.
 """
 import copy
 import json
@@ -12,42 +13,10 @@ import json
 import nbformat
 
 NAME = "01_softmax_ce_kl.ipynb"
-MARKERS = ("### BEGIN SOLUTION", "### END SOLUTION")
-
-
-def solved(release, source, only=None):
-    """The release with the solution in every answer cell (or in those named in ``only``)."""
-    answers = {c.metadata["nbgrader"]["grade_id"]: c.source for c in source.cells if c.metadata.get("nbgrader", {}).get("solution")}
-    nb = copy.deepcopy(release)
-    for cell in nb.cells:
-        gid = cell.metadata.get("nbgrader", {}).get("grade_id")
-        if gid in answers and (only is None or gid in only):
-            cell.source = "\n".join(l for l in answers[gid].splitlines() if l.strip() not in MARKERS)
-    return nb
-
-
-def cell(nb, grade_id):
-    return next(c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == grade_id)
-
-
-def prepend(nb, grade_id, code):
-    cell(nb, grade_id).source = code + "\n" + cell(nb, grade_id).source
-    return nb
-
-
-def append(nb, grade_id, code):
-    cell(nb, grade_id).source += "\n" + code
-    return nb
-
-
-def insert_after(nb, grade_id, code):
-    index = nb.cells.index(cell(nb, grade_id))
-    nb.cells.insert(index + 1, nbformat.v4.new_code_cell(code))
-    return nb
 
 
 def files(nb):
-    return {NAME: nbformat.writes(nb).encode()}
+    return notebook_files(nb, NAME)  # noqa: F821 (from _notebooks.py)
 
 
 BLANK_LATER_CELLS = "get_ipython().input_transformers_cleanup.append(lambda lines: [])"
