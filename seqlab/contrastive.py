@@ -1,0 +1,81 @@
+"""Contrastive learning: the InfoNCE loss with in-batch negatives, forward and backward.
+
+Taught in: book/09_bert.md
+
+A batch holds N pairs ``(query_i, key_i)`` that belong together (two views of one image, a
+question and its answer, two halves of one sentence). Each query must pick its own key out of the
+N keys of the batch; the other N - 1 keys are its negatives, for free. With cosine similarities
+scaled by a temperature ``tau``,
+
+    S = normalize(Q) normalize(K)^T / tau          (N, N)
+    L = -(1/N) sum_i log softmax(S_i)[i]
+
+which is the cross-entropy of an N-way classification whose correct class is the diagonal
+(van den Oord et al., 2018; SimCLR; CLIP uses it in both directions). ``log N - L`` is a lower bound
+on the mutual information between queries and keys, so the loss cannot go below 0 and starts near
+``log N`` for random embeddings.
+"""
+from __future__ import annotations
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from seqlab.functional import log_softmax
+
+
+def _check_pairs(queries: np.ndarray, keys: np.ndarray, temperature: float) -> None:
+    if queries.ndim != 2 or queries.shape != keys.shape:
+        raise ValueError(f"queries and keys must both be (N, D), row i of each a positive pair; got "
+                         f"{queries.shape} and {keys.shape}")
+    if not temperature > 0:
+        raise ValueError(f"temperature must be positive, got {temperature}")
+
+
+def l2_normalize(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Rows of ``x: (N, D)`` scaled to unit length; returns ``(x / |x|, |x|)``, the norms ``(N, 1)``."""
+    norms = np.linalg.norm(x, axis=-1, keepdims=True)
+    return x / norms, norms
+
+
+def l2_normalize_backward(dunit: np.ndarray, unit: np.ndarray, norms: np.ndarray) -> np.ndarray:
+    """Gradient through ``u = x / |x|``: ``dx = (du - u (du . u)) / |x|`` (the radial part is removed)."""
+    return (dunit - unit * np.sum(dunit * unit, axis=-1, keepdims=True)) / norms
+
+
+def info_nce(queries: np.ndarray, keys: np.ndarray, temperature: float = 0.1,
+             normalize: bool = True) -> tuple[float, np.ndarray, np.ndarray]:
+    """InfoNCE with in-batch negatives: returns ``(loss, dqueries, dkeys)``.
+
+    queries, keys: (N, D), row i of each a positive pair. ``normalize=True`` compares them by
+    cosine similarity (SimCLR); ``False`` by plain dot products (then ``temperature`` only scales).
+    """
+    _check_pairs(queries, keys, temperature)
+    N = queries.shape[0]
+    if normalize:
+        q, q_norms = l2_normalize(queries)
+        k, k_norms = l2_normalize(keys)
+    else:
+        q, k = queries, keys
+    scores = q @ k.T / temperature                       # (N, N): query i against every key
+    log_probs = log_softmax(scores, axis=-1)
+    loss = -np.trace(log_probs) / N
+    # Cross-entropy's gradient with the diagonal as targets: (softmax - I) / N.
+    dscores = np.exp(log_probs)
+    dscores[np.diag_indices(N)] -= 1
+    dscores /= N
+    dq = dscores @ k / temperature
+    dk = dscores.T @ q / temperature                     # key j is scored by every query
+    if normalize:
+        dq = l2_normalize_backward(dq, q, q_norms)
+        dk = l2_normalize_backward(dk, k, k_norms)
+    return float(loss), dq.astype(queries.dtype), dk.astype(keys.dtype)
+
+
+def info_nce_torch(queries: torch.Tensor, keys: torch.Tensor, temperature: float = 0.1,
+                   normalize: bool = True) -> torch.Tensor:
+    """The same loss in PyTorch: ``F.cross_entropy`` of the score matrix against ``arange(N)``."""
+    if normalize:
+        queries, keys = F.normalize(queries, dim=-1), F.normalize(keys, dim=-1)
+    scores = queries @ keys.T / temperature
+    return F.cross_entropy(scores, torch.arange(scores.shape[0]))

@@ -1,0 +1,46 @@
+"""InfoNCE with in-batch negatives: gradient check and agreement with PyTorch."""
+import numpy as np
+import pytest
+import torch
+
+from seqlab.contrastive import info_nce, info_nce_torch
+from seqlab.gradcheck import numerical_gradient, relative_error
+
+
+@pytest.mark.parametrize("normalize", [True, False])
+def test_gradients_match_numerical_ones_in_float64(normalize):
+    rng = np.random.default_rng(0)
+    q, k = rng.standard_normal((5, 4)), rng.standard_normal((5, 4))
+    _, dq, dk = info_nce(q, k, 0.5, normalize)
+    for x, dx in ((q, dq), (k, dk)):
+        numeric = numerical_gradient(lambda: info_nce(q, k, 0.5, normalize)[0], x)
+        assert relative_error(dx, numeric) <= 1e-7
+
+
+@pytest.mark.parametrize("normalize", [True, False])
+def test_agrees_with_torch_in_float32(normalize):
+    rng = np.random.default_rng(1)
+    q, k = (rng.standard_normal((8, 6)).astype(np.float32) for _ in range(2))
+    loss, dq, dk = info_nce(q, k, 0.1, normalize)
+    t_q, t_k = torch.from_numpy(q).requires_grad_(), torch.from_numpy(k).requires_grad_()
+    t_loss = info_nce_torch(t_q, t_k, 0.1, normalize)
+    t_loss.backward()
+    torch.testing.assert_close(torch.tensor(loss), t_loss.detach(), rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(torch.from_numpy(dq), t_q.grad, rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(torch.from_numpy(dk), t_k.grad, rtol=1e-5, atol=1e-5)
+    assert dq.dtype == np.float32
+
+
+def test_matched_pairs_give_a_small_loss_and_random_ones_about_log_n():
+    rng = np.random.default_rng(2)
+    x = rng.standard_normal((64, 32))
+    assert info_nce(x, x, 0.05)[0] < 0.01
+    random_loss = info_nce(x, rng.standard_normal((64, 32)), 1.0)[0]
+    assert abs(random_loss - np.log(64)) < 0.2
+
+
+def test_bad_inputs_are_named():
+    with pytest.raises(ValueError, match="queries and keys"):
+        info_nce(np.zeros((3, 2)), np.zeros((4, 2)))
+    with pytest.raises(ValueError, match="temperature"):
+        info_nce(np.ones((3, 2)), np.ones((3, 2)), 0.0)

@@ -1,0 +1,156 @@
+"""Seq2seq: gradient checks of every part, agreement with PyTorch, greedy decoding, and a short training run."""
+import numpy as np
+import pytest
+import torch
+
+from seqlab.datasets import START_ID, addition_task
+from seqlab.generate import beam_search
+from seqlab.gradcheck import numerical_gradient
+from seqlab.seq2seq import (Decoder, Encoder, PeekyDecoder, PeekySeq2seq, Seq2seq, exact_match_accuracy,
+                            train_seq2seq)
+from seqlab.seq2seq_torch import (TorchSeq2seq, seq2seq_to_torch, torch_exact_match_accuracy,
+                                  torch_seq2seq_grads_as_numpy, train_torch_seq2seq)
+
+V, D, H, N, T_IN, T = 9, 4, 5, 3, 6, 4
+
+
+def gradient_errors(layer, forward, inputs=(), eps=1e-5):
+    """Relative errors ``||a - n|| / max(||a||, ||n||)`` of ``layer.backward`` (a) against central
+    differences (n) of ``sum(forward() * r)``, per parameter and input.
+
+    Whole-array norms rather than ``relative_error``'s largest entry: a sequence model has gradient
+    entries near 1e-5 whose finite differences are mostly round-off, which an entrywise ratio
+    would report as an error of the backward pass.
+    """
+    r = np.random.default_rng(0).standard_normal(np.shape(forward()))
+    dinputs = layer.backward(r)
+    dinputs = () if dinputs is None else (dinputs,)
+    analytic = [g.copy() for g in layer.grads] + [np.copy(d) for d in dinputs]
+    loss = lambda: float(np.sum(forward() * r))  # noqa: E731
+    errors = {}
+    for name, a, x in zip(list(layer.param_names) + ["input"], analytic, list(layer.params) + list(inputs)):
+        n = numerical_gradient(loss, x, eps)
+        errors[name] = float(np.linalg.norm(a - n) / max(np.linalg.norm(a), np.linalg.norm(n), 1e-300))
+    return errors
+
+
+@pytest.fixture
+def batch():
+    rng = np.random.default_rng(0)
+    return rng.integers(0, V, (N, T_IN)), rng.integers(0, V, (N, T)), rng.standard_normal((N, H))
+
+
+def test_encoder_returns_every_hidden_state_and_passes_a_gradient_check(batch):
+    xs, _, _ = batch
+    encoder = Encoder.init(V, D, H, np.random.default_rng(1), dtype=np.float64)
+    hs = encoder.forward(xs)
+    assert hs.shape == (N, T_IN, H)
+    errors = gradient_errors(encoder, lambda: encoder.forward(xs))
+    assert max(errors.values()) <= 1e-6, errors
+
+
+@pytest.mark.parametrize("cls", [Decoder, PeekyDecoder])
+def test_decoders_pass_a_gradient_check_including_dh(cls, batch):
+    _, ts, h = batch
+    decoder = cls.init(V, D, H, np.random.default_rng(2), dtype=np.float64)
+    assert decoder.forward(ts, h).shape == (N, T, V)
+    errors = gradient_errors(decoder, lambda: decoder.forward(ts, h), [h])
+    assert set(errors) == set(decoder.param_names) | {"input"}
+    assert max(errors.values()) <= 1e-6, errors
+
+
+def test_peeky_decoder_depends_on_h_at_every_step_and_the_plain_one_only_through_the_state(batch):
+    _, ts, h = batch
+    for cls in (Decoder, PeekyDecoder):
+        decoder = cls.init(V, D, H, np.random.default_rng(3))
+        scores = decoder.forward(ts, h.astype(np.float32))
+        dh = decoder.backward(np.ones_like(scores))
+        assert dh.shape == (N, H) and np.abs(dh).max() > 0
+    peeky = PeekyDecoder.init(V, D, H, np.random.default_rng(3), dtype=np.float64)
+    W_out, _ = peeky.affine.params
+    W_out[:H] = 0  # the output reads h_enc only: scores must then move with h even with Wh, Wx fixed
+    a = peeky.forward(ts, h)
+    b = peeky.forward(ts, h + 1.0)
+    assert not np.allclose(a[:, -1], b[:, -1])
+
+
+@pytest.mark.parametrize("cls", [Seq2seq, PeekySeq2seq])
+def test_numpy_and_torch_agree_on_loss_gradients_and_greedy_answers(cls):
+    rng = np.random.default_rng(4)
+    model = cls.init(13, 6, 7, rng=5)
+    xs, ts = rng.integers(0, 13, (8, 7)), rng.integers(0, 13, (8, 5))
+    loss = model.forward(xs, ts)
+    model.backward()
+    module = seq2seq_to_torch(model)
+    assert isinstance(module, TorchSeq2seq) and module.peeky == (cls is PeekySeq2seq)
+    torch_loss = module(torch.from_numpy(xs), torch.from_numpy(ts))
+    torch_loss.backward()
+    torch.testing.assert_close(torch.tensor(loss), torch_loss.detach(), rtol=1e-5, atol=1e-5)
+    theirs = torch_seq2seq_grads_as_numpy(module)
+    assert len(theirs) == len(model.grads) == len(model.param_names)
+    for name, ours, t in zip(model.param_names, model.grads, theirs):
+        torch.testing.assert_close(torch.from_numpy(ours), torch.from_numpy(t), rtol=1e-5, atol=1e-5, msg=name)
+    np.testing.assert_array_equal(model.generate(xs, START_ID, 4),
+                                  module.generate(torch.from_numpy(xs), START_ID, 4).numpy())
+
+
+@pytest.mark.parametrize("cls", [Seq2seq, PeekySeq2seq])
+def test_whole_model_gradients_match_torch_in_float64(cls):
+    """The wiring (dh into the encoder's last step only) at float64 precision, where the
+    elementwise finite-difference check of the mean loss is dominated by round-off."""
+    rng = np.random.default_rng(6)
+    model = cls.init(7, 3, 4, rng=1, dtype=np.float64)
+    xs, ts = rng.integers(0, 7, (3, 5)), rng.integers(0, 7, (3, 4))
+    model.forward(xs, ts)
+    model.backward()
+    module = seq2seq_to_torch(model)
+    module(torch.from_numpy(xs), torch.from_numpy(ts)).backward()
+    for name, ours, theirs in zip(model.param_names, model.grads, torch_seq2seq_grads_as_numpy(module)):
+        np.testing.assert_allclose(ours, theirs, rtol=1e-9, atol=1e-12, err_msg=name)
+
+
+def test_decoder_step_matches_the_teacher_forced_forward():
+    rng = np.random.default_rng(8)
+    for cls in (Decoder, PeekyDecoder):
+        decoder = cls.init(V, D, H, np.random.default_rng(9), dtype=np.float64)
+        ts, h = rng.integers(0, V, (N, T)), rng.standard_normal((N, H))
+        scores = decoder.forward(ts, h)
+        state = decoder.initial_state(h)
+        for t in range(T):
+            log_probs, state = decoder.step(ts[:, t], state)
+            expected = scores[:, t] - np.log(np.exp(scores[:, t]).sum(axis=1, keepdims=True))
+            np.testing.assert_allclose(log_probs, expected, rtol=1e-10, atol=1e-12)
+
+
+def test_beam_width_one_is_greedy_decoding():
+    model = PeekySeq2seq.init(13, 6, 8, rng=2)
+    xs = np.random.default_rng(3).integers(0, 13, (4, 7))
+    greedy = model.generate(xs, START_ID, 4)
+    h = model.encoder.forward(xs)[:, -1]
+    beams = beam_search(model.decoder.step, model.decoder.initial_state(h), START_ID, None, beam_width=1, max_len=4)
+    assert [b[0].tokens for b in beams] == greedy.tolist()
+
+
+def test_errors_name_the_input():
+    model = Seq2seq.init(5, 2, 3)
+    with pytest.raises(ValueError, match="ts must hold START"):
+        model.forward(np.zeros((2, 3), np.int64), np.zeros((2, 1), np.int64))
+    with pytest.raises(ValueError, match=r"integer token ids of shape \(N, T_in\)"):
+        model.forward(np.zeros((2, 3)), np.zeros((2, 3), np.int64))
+    with pytest.raises(ValueError, match="D \\+ H"):
+        PeekyDecoder(*Decoder.init(5, 2, 3, np.random.default_rng(0)).layers)
+
+
+def test_a_short_training_run_learns_and_numpy_and_torch_stay_close():
+    """Seeded and small: the peeky model on reversed addition, two epochs of 4,000 questions."""
+    task = addition_task(4_500, test_fraction=0.1, reverse_input=True, seed=0)
+    recipe = dict(epochs=2, batch_size=64, lr=0.01, seed=0)
+    model = PeekySeq2seq.init(len(task.vocab), 16, 32, rng=0)
+    module = seq2seq_to_torch(model)
+    history = train_seq2seq(model, task.xs_train, task.ts_train, progress=False, **recipe)
+    torch_history = train_torch_seq2seq(module, task.xs_train, task.ts_train, **recipe)
+    assert history.losses[1] < history.losses[0] < np.log(13), "training should bring the loss below log(13), a uniform guess"
+    assert abs(history.losses[0] - torch_history.losses[0]) < 1e-2, (history.losses, torch_history.losses)
+    numpy_accuracy = exact_match_accuracy(model, task.xs_test, task.ts_test)
+    torch_accuracy = torch_exact_match_accuracy(module, task.xs_test, task.ts_test)
+    assert 0 <= numpy_accuracy <= 1 and abs(numpy_accuracy - torch_accuracy) <= 0.05
