@@ -108,7 +108,10 @@ class Sandbox:
         else:
             identity = ["--unshare-user"]
         home = f"/home/student/{self.workdir.name}"
-        mounts: list[str] = ["--ro-bind", "/usr", "/usr"]
+        # The private /tmp comes first: bwrap applies mounts in order, and a later tmpfs on /tmp
+        # would hide a course or environment that lives under /tmp (a CI checkout, say).
+        mounts: list[str] = ["--perms", "1777", "--size", str(256 * 2**20), "--tmpfs", "/tmp",
+                             "--ro-bind", "/usr", "/usr"]
         for link in ("bin", "lib", "lib64", "sbin"):
             if Path(f"/{link}").is_symlink():
                 mounts += ["--symlink", os.readlink(f"/{link}"), f"/{link}"]
@@ -123,8 +126,7 @@ class Sandbox:
             mounts += ["--ro-bind", str(root), str(root)]
         for name in SERVER_FILES:
             mounts += ["--ro-bind", str(HERE / name), f"/grader/{name}"]
-        mounts += ["--bind", str(self.workdir), home, "--proc", "/proc", "--dev", "/dev",
-                   "--perms", "1777", "--size", str(256 * 2**20), "--tmpfs", "/tmp"]
+        mounts += ["--bind", str(self.workdir), home, "--proc", "/proc", "--dev", "/dev"]
         command = [self.bwrap, "--unshare-net", "--unshare-pid", "--unshare-ipc", "--unshare-uts",
                    "--unshare-cgroup-try", *identity, "--die-with-parent", "--new-session",
                    "--hostname", "sandbox", *mounts, "--chdir", home, "--clearenv"]
