@@ -1,11 +1,12 @@
 """Models assembled from the package's layers, with the interface the training loops rely on.
 
-Taught in: book/02_rnn.md (RNNLM), book/04_lstm.md (LSTMLM, BetterLSTMLM)
+Taught in: book/02_rnn.md (RNNLM), book/04_lstm.md (LSTMLM, BetterLSTMLM), book/05_gru.md (GRULM)
 """
 from __future__ import annotations
 
 import numpy as np
 
+from seqlab.gru import TimeGRU
 from seqlab.layers import Affine, Dropout, Embedding, SoftmaxCrossEntropy, VariationalDropout
 from seqlab.lstm import StackedLSTM, TimeLSTM
 from seqlab.rnn import TimeRNN
@@ -75,6 +76,27 @@ class LSTMLM(RNNLM):
         self.output = Affine.init(H, V, rng, dtype)
         self.loss_layer = SoftmaxCrossEntropy()
         named_layers = {"embedding": self.embedding, "lstm": self.rnn, "output": self.output}
+        self.params = [p for layer in named_layers.values() for p in layer.params]
+        self.grads = [g for layer in named_layers.values() for g in layer.grads]
+        self.param_names = tuple(f"{prefix}.{name}" for prefix, layer in named_layers.items() for name in layer.param_names)
+
+
+class GRULM(RNNLM):
+    """RNNLM with a TimeGRU in place of the TimeRNN: Embedding -> TimeGRU -> Affine -> softmax cross-entropy.
+
+    Taught in: book/05_gru.md
+
+    The interface, the state carried across calls and the methods are RNNLM's; only the recurrent
+    layer differs. Shapes of the weights: embedding (V, D), GRU (D, 3H), (H, 3H), (3H,), (H,)
+    (``b_hn``, the candidate's bias inside the reset gate, PyTorch's convention), output (H, V), (V,).
+    """
+
+    def __init__(self, V: int, D: int, H: int, rng: np.random.Generator, dtype=np.float32):
+        self.embedding = Embedding.init(V, D, rng, dtype)
+        self.rnn = TimeGRU.init(D, H, rng, dtype, stateful=True)  # the recurrent layer, under RNNLM's name for it
+        self.output = Affine.init(H, V, rng, dtype)
+        self.loss_layer = SoftmaxCrossEntropy()
+        named_layers = {"embedding": self.embedding, "gru": self.rnn, "output": self.output}
         self.params = [p for layer in named_layers.values() for p in layer.params]
         self.grads = [g for layer in named_layers.values() for g in layer.grads]
         self.param_names = tuple(f"{prefix}.{name}" for prefix, layer in named_layers.items() for name in layer.param_names)

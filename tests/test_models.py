@@ -1,4 +1,4 @@
-"""RNNLM, LSTMLM and BetterLSTMLM: their gradients, their agreement with the same model in torch,
+"""RNNLM, LSTMLM, GRULM and BetterLSTMLM: their gradients, their agreement with the same model in torch,
 their state and the interface the training loops rely on."""
 import numpy as np
 import pytest
@@ -9,14 +9,17 @@ from seqlab.convert import (
     affine_to_linear,
     embedding_to_torch,
     linear_grads_as_affine,
+    time_gru_to_torch,
     time_lstm_to_torch,
     time_rnn_to_torch,
     to_torch,
+    torch_gru_grads_as_numpy,
     torch_lstm_grads_as_numpy,
     torch_rnn_grads_as_numpy,
 )
 from seqlab.gradcheck import numerical_gradient, relative_error
-from seqlab.models import RNNLM, BetterLSTMLM, LSTMLM
+from seqlab.models import GRULM, RNNLM, BetterLSTMLM, LSTMLM
+from seqlab.torch_lm import TorchLM
 
 V, D, H = 6, 3, 4
 
@@ -169,6 +172,44 @@ def test_lstmlm_matches_the_same_model_in_torch_and_carries_its_state():
     model.reset_state()
     halves = np.concatenate([model.predict(xs[:, :2]), model.predict(xs[:, 2:])], axis=1)
     np.testing.assert_allclose(halves, whole, rtol=1e-5, atol=1e-6)
+
+
+def test_grulm_gradients_of_every_parameter():
+    rng = np.random.default_rng(12)
+    model = GRULM(V, D, H, rng, dtype=np.float64)
+    checked = assert_model_gradients(model, *tokens(rng))
+    assert checked == ["embedding.W", "gru.Wx", "gru.Wh", "gru.b", "gru.b_hn", "output.W", "output.b"]
+
+
+def test_grulm_matches_nn_gru_and_torch_lm_over_two_blocks():
+    rng = np.random.default_rng(13)
+    model = GRULM(V, D, H, rng)
+    assert [p.shape for p in model.params] == [(V, D), (D, 3 * H), (H, 3 * H), (3 * H,), (H,), (H, V), (V,)]
+    embedding, gru, linear = embedding_to_torch(model.embedding), time_gru_to_torch(model.rnn), affine_to_linear(model.output)
+    torch_lm = TorchLM.from_numpy(model)
+    assert torch_lm.cell == "gru" and torch_lm.num_parameters() == sum(p.size for p in model.params)
+    h_n, state = None, None
+    for block in range(2):  # the second block starts where the first left off: the state is carried
+        xs, ts = tokens(rng)
+        loss = model.forward(xs, ts)
+        model.backward()
+        for module in (embedding, gru, linear, torch_lm):
+            module.zero_grad()
+        hs, h_n = gru(embedding(torch.from_numpy(xs)), h_n)
+        t_loss = F.cross_entropy(linear(hs).reshape(-1, V), torch.from_numpy(ts).reshape(-1))
+        t_loss.backward()
+        h_n = h_n.detach()
+        logits, state = torch_lm(torch.from_numpy(xs), state)
+        lm_loss = F.cross_entropy(logits.reshape(-1, V), torch.from_numpy(ts).reshape(-1))
+        lm_loss.backward()
+        state = [layer.detach() for layer in state]
+        assert loss == pytest.approx(t_loss.item(), rel=1e-6) and loss == pytest.approx(lm_loss.item(), rel=1e-6)
+        torch_grads = [embedding.weight.grad.numpy(), *torch_gru_grads_as_numpy(gru), *linear_grads_as_affine(linear)]
+        for name, ours, theirs, lm_theirs in zip(model.param_names, model.grads, torch_grads, torch_lm.grads_as_numpy(),
+                                                 strict=True):
+            for what, other in (("nn.GRU", theirs), ("TorchLM", lm_theirs)):
+                torch.testing.assert_close(torch.from_numpy(ours), torch.from_numpy(np.ascontiguousarray(other)),
+                                           atol=1e-5, rtol=1e-5, msg=lambda m: f"{what}, block {block}, d{name}: {m}")
 
 
 @pytest.mark.parametrize("tie_weights", [True, False], ids=["tied", "untied"])
