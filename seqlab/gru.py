@@ -22,7 +22,7 @@ import functools
 
 import numpy as np
 
-from seqlab.rnn import Bidirectional, Stacked, _check_shape, _checked_weights, _init_weights
+from seqlab.rnn import Bidirectional, SingleStateTimeLayer, Stacked, _check_shape, _checked_weights, _init_weights
 
 NUM_GATES = 3  # r, z, n
 
@@ -146,7 +146,7 @@ class GRU:
         return dx, dh_prev
 
 
-class TimeGRU:
+class TimeGRU(SingleStateTimeLayer):
     """A GRU unrolled over time: ``xs: (N, T, D) -> hs: (N, T, H)``; ``nn.GRU`` with one layer.
 
     Taught in: book/05_gru.md
@@ -177,16 +177,6 @@ class TimeGRU:
         """Uniform(-1/sqrt(H), 1/sqrt(H)) parameters, ``nn.GRU``'s default initialization."""
         return cls(*_init_gru_weights(D, H, rng, dtype), stateful=stateful)
 
-    @property
-    def input_size(self) -> int:
-        return self.params[0].shape[0]
-
-    @property
-    def hidden_size(self) -> int:
-        return self.params[1].shape[0]
-
-    output_size = hidden_size  # one direction: the outputs are the hidden states
-
     def gate(self, name: str) -> np.ndarray:
         """One gate of the last forward, ``(N, T, H)``: ``"r"``, ``"z"`` or ``"n"``."""
         if name not in self.gate_names:
@@ -195,30 +185,6 @@ class TimeGRU:
             raise RuntimeError("TimeGRU has no gates yet: call forward first")
         H, k = self.hidden_size, self.gate_names.index(name)
         return self.gates[..., k * H : (k + 1) * H]
-
-    def set_state(self, h: np.ndarray) -> None:
-        """Start the next call (every call, unless stateful) from ``h: (N, H)``."""
-        _check_shape("TimeGRU", "the state h", h, "(N, H)", (None, self.hidden_size))
-        self.h0 = h
-
-    def reset_state(self) -> None:
-        self.h0 = self.h = None
-
-    def final_hidden_states(self) -> np.ndarray:
-        """The last state of the last call in ``nn.GRU``'s ``h_n`` layout, (1, N, H)."""
-        if self.h is None:
-            raise RuntimeError("TimeGRU has no final hidden state yet: call forward first")
-        return self.h[None]
-
-    def final_states(self) -> tuple[np.ndarray]:
-        """``(h_n,)``, each state (1, N, H): the form every time layer shares, for the wrappers."""
-        return (self.final_hidden_states(),)
-
-    def initial_state_grads(self) -> tuple[np.ndarray]:
-        """``(dh0,)`` in the ``(1, N, H)`` layout, from the last ``backward``."""
-        if self.dh is None:
-            raise RuntimeError("TimeGRU has no initial-state gradient yet: call backward first")
-        return (self.dh[None],)
 
     def forward(self, xs: np.ndarray) -> np.ndarray:
         Wx, Wh, b, b_hn = self.params

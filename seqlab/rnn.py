@@ -109,7 +109,51 @@ class RNN:
         return dx, dh_prev
 
 
-class TimeRNN:
+class SingleStateTimeLayer:
+    """What a time layer with one state ``h: (N, H)`` shares: sizes, and the state's handling.
+
+    Subclasses (TimeRNN, TimeGRU) hold ``params`` with ``Wx: (D, .)`` first and ``Wh: (H, .)``
+    second, and set ``h0``, ``h`` and ``dh`` in ``forward`` and ``backward``.
+    """
+
+    @property
+    def input_size(self) -> int:
+        return self.params[0].shape[0]
+
+    @property
+    def hidden_size(self) -> int:
+        return self.params[1].shape[0]
+
+    @property
+    def output_size(self) -> int:  # one direction: the outputs are the hidden states
+        return self.hidden_size
+
+    def set_state(self, h: np.ndarray) -> None:
+        """Start the next call (every call, unless stateful) from ``h: (N, H)``."""
+        _check_shape(type(self).__name__, "the state h", h, "(N, H)", (None, self.hidden_size))
+        self.h0 = h
+
+    def reset_state(self) -> None:
+        self.h0 = self.h = None
+
+    def final_hidden_states(self) -> np.ndarray:
+        """The last state of the last call in ``nn.RNN``/``nn.GRU``'s ``h_n`` layout, (1, N, H)."""
+        if self.h is None:
+            raise RuntimeError(f"{type(self).__name__} has no final hidden state yet: call forward first")
+        return self.h[None]
+
+    def final_states(self) -> tuple[np.ndarray]:
+        """``(h_n,)``, each state (1, N, H): the form every time layer shares, for the wrappers."""
+        return (self.final_hidden_states(),)
+
+    def initial_state_grads(self) -> tuple[np.ndarray]:
+        """``(dh0,)`` in the ``(1, N, H)`` layout, from the last ``backward``."""
+        if self.dh is None:
+            raise RuntimeError(f"{type(self).__name__} has no initial-state gradient yet: call backward first")
+        return (self.dh[None],)
+
+
+class TimeRNN(SingleStateTimeLayer):
     """A tanh RNN unrolled over time: ``xs: (N, T, D) -> hs: (N, T, H)``; ``nn.RNN`` with one layer.
 
     Taught in: book/02_rnn.md
@@ -141,40 +185,6 @@ class TimeRNN:
     def init(cls, D: int, H: int, rng: np.random.Generator, dtype=np.float32, stateful: bool = False) -> "TimeRNN":
         """Uniform(-1/sqrt(H), 1/sqrt(H)) weights and bias, PyTorch's default initialization."""
         return cls(*_init_weights(D, H, rng, dtype), stateful=stateful)
-
-    @property
-    def input_size(self) -> int:
-        return self.params[0].shape[0]
-
-    @property
-    def hidden_size(self) -> int:
-        return self.params[1].shape[0]
-
-    output_size = hidden_size  # one direction: the outputs are the hidden states
-
-    def set_state(self, h: np.ndarray) -> None:
-        """Start the next call (every call, unless stateful) from ``h: (N, H)``."""
-        _check_shape("TimeRNN", "the state h", h, "(N, H)", (None, self.hidden_size))
-        self.h0 = h
-
-    def reset_state(self) -> None:
-        self.h0 = self.h = None
-
-    def final_hidden_states(self) -> np.ndarray:
-        """The last state of the last call in ``nn.RNN``'s ``h_n`` layout, (1, N, H)."""
-        if self.h is None:
-            raise RuntimeError("TimeRNN has no final hidden state yet: call forward first")
-        return self.h[None]
-
-    def final_states(self) -> tuple[np.ndarray]:
-        """``(h_n,)``, each state (1, N, H): the form every time layer shares, for the wrappers."""
-        return (self.final_hidden_states(),)
-
-    def initial_state_grads(self) -> tuple[np.ndarray]:
-        """``(dh0,)`` in the ``(1, N, H)`` layout, from the last ``backward``."""
-        if self.dh is None:
-            raise RuntimeError("TimeRNN has no initial-state gradient yet: call backward first")
-        return (self.dh[None],)
 
     def forward(self, xs: np.ndarray) -> np.ndarray:
         Wx, Wh, b = self.params
