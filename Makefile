@@ -45,9 +45,10 @@ $(MATHJAX):
 	@test -f $@ && echo "vendored MathJax $(MATHJAX_VERSION) into _static/mathjax"
 
 # jupyter-cache keys a chapter on its code cells only; the chapters import seqlab, so a change
-# to the package must re-execute them: drop the cache whenever a package file is newer.
+# to the package must re-execute them: drop the cache whenever a package file is newer, and
+# Sphinx's doctrees with it, or Sphinx would re-read (and so re-execute) only the changed pages.
 $(PACKAGE_STAMP): $(wildcard seqlab/*.py)
-	@rm -rf _build/.jupyter_cache && mkdir -p _build && touch $@
+	@rm -rf _build/.jupyter_cache _build/.doctrees && mkdir -p _build && touch $@
 
 book: $(INSTALLED) $(MATHJAX) $(PACKAGE_STAMP)
 	$(BIN)/jupyter-book build . --warningiserror --nitpick --keep-going

@@ -68,7 +68,13 @@ class Adam:
 
 def global_norm(grads: Sequence[np.ndarray]) -> float:
     """The L2 norm of all gradients concatenated into one vector, ``sqrt(sum_k ||g_k||^2)``."""
-    return math.sqrt(sum(float(np.sum(np.square(g, dtype=np.float64))) for g in grads))
+    # vdot is one BLAS dot product per array (g . g), with no squared copy of g in memory. In
+    # float32 a square overflows past about 1.8e19: then sum again in float64, where only a real
+    # inf or NaN is not finite.
+    total = sum(float(np.vdot(g, g)) for g in grads)
+    if not math.isfinite(total):
+        total = sum(float(np.sum(np.square(g, dtype=np.float64))) for g in grads)
+    return math.sqrt(total)
 
 
 def clip_grads_by_global_norm(grads: Sequence[np.ndarray], max_norm: float) -> float:

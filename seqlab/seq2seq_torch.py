@@ -138,3 +138,17 @@ def train_torch_seq2seq(module: TorchSeq2seq, xs: np.ndarray, ts: np.ndarray, *,
         if xs_test is not None:
             history.accuracies.append(torch_exact_match_accuracy(module, xs_test, ts_test))
     return history
+
+
+def train_and_score_in_torch(model: Seq2seq, xs: np.ndarray, ts: np.ndarray, xs_test: np.ndarray,
+                             ts_test: np.ndarray, **recipe) -> tuple[float, Seq2seqHistory]:
+    """Export ``model``'s current weights to PyTorch, train them with :func:`train_torch_seq2seq`
+    on one thread, and return the test accuracy with the training history.
+
+    A plain function of picklable arguments, so that a worker process can run it: chapter 7
+    trains the PyTorch models on one core while the NumPy models train on the other.
+    """
+    torch.set_num_threads(1)
+    module = seq2seq_to_torch(model)
+    history = train_torch_seq2seq(module, xs, ts, **recipe)
+    return torch_exact_match_accuracy(module, xs_test, ts_test), history

@@ -51,3 +51,12 @@ def test_clipping_edge_cases_and_errors():
         clip_grads_by_global_norm(zeros, 0.0)
     with pytest.raises(ValueError, match="parameter 0 has shape"):
         SGD(0.1).update([np.zeros(3)], [np.zeros(4)])
+
+
+def test_global_norm_of_huge_float32_gradients_is_finite_and_exact():
+    """Exploding gradients (chapter 3): float32 squares of 1e20 overflow, the norm itself does not."""
+    grads = [np.full((3, 4), 1e20, np.float32), np.array([-3e20], np.float32)]
+    expected = np.sqrt(12 * 1e40 + 9e40)
+    assert global_norm(grads) == pytest.approx(expected, rel=1e-6)
+    norm = clip_grads_by_global_norm(grads, 1.0)
+    assert norm == pytest.approx(expected, rel=1e-6) and global_norm(grads) == pytest.approx(1.0, rel=1e-5)

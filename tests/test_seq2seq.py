@@ -9,7 +9,7 @@ from seqlab.gradcheck import numerical_gradient
 from seqlab.seq2seq import (Decoder, Encoder, PeekyDecoder, PeekySeq2seq, Seq2seq, exact_match_accuracy,
                             train_seq2seq)
 from seqlab.seq2seq_torch import (TorchSeq2seq, seq2seq_to_torch, torch_exact_match_accuracy,
-                                  torch_seq2seq_grads_as_numpy, train_torch_seq2seq)
+                                  torch_seq2seq_grads_as_numpy, train_and_score_in_torch, train_torch_seq2seq)
 
 V, D, H, N, T_IN, T = 9, 4, 5, 3, 6, 4
 
@@ -154,3 +154,35 @@ def test_a_short_training_run_learns_and_numpy_and_torch_stay_close():
     numpy_accuracy = exact_match_accuracy(model, task.xs_test, task.ts_test)
     torch_accuracy = torch_exact_match_accuracy(module, task.xs_test, task.ts_test)
     assert 0 <= numpy_accuracy <= 1 and abs(numpy_accuracy - torch_accuracy) <= 0.05
+
+
+def test_torch_training_in_a_worker_process_matches_training_in_process():
+    """Chapter 7 trains its PyTorch column in a spawned worker: the same weights and recipe must
+    give the same losses and accuracy there as here, and leave the NumPy model untouched."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    task = addition_task(1_100, test_fraction=0.1, reverse_input=True, seed=1)
+    recipe = dict(epochs=1, batch_size=50, lr=0.01, seed=0)
+    model = Seq2seq.init(len(task.vocab), 8, 16, rng=0)
+    before = [p.copy() for p in model.params]
+    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
+        remote_accuracy, remote = pool.submit(train_and_score_in_torch, model, task.xs_train, task.ts_train,
+                                              task.xs_test, task.ts_test, **recipe).result()
+    local_accuracy, local = train_and_score_in_torch(model, task.xs_train, task.ts_train, task.xs_test,
+                                                     task.ts_test, **recipe)
+    assert remote.losses == pytest.approx(local.losses, rel=1e-6) and remote_accuracy == local_accuracy
+    assert remote.seconds > 0
+    for p, q in zip(model.params, before):
+        np.testing.assert_array_equal(p, q)
+
+
+@pytest.mark.parametrize("cls", [Seq2seq, PeekySeq2seq])
+def test_forget_bias_sets_only_the_forget_gate_block_of_both_lstms(cls):
+    plain, biased = cls.init(13, 4, 6, rng=0), cls.init(13, 4, 6, rng=0, forget_bias=1.0)
+    for name, p, q in zip(plain.param_names, plain.params, biased.params, strict=True):
+        if name.endswith("lstm.b"):
+            np.testing.assert_array_equal(q[6:12], 1.0)
+            np.testing.assert_array_equal(np.delete(q, np.s_[6:12]), np.delete(p, np.s_[6:12]))
+        else:
+            np.testing.assert_array_equal(p, q, err_msg=name)
