@@ -225,6 +225,43 @@ def attention_cases(sizes: Sizes, seed: int = 0) -> list[Case | Unavailable]:
     return cases
 
 
+def recurrent_matmul_cases(sizes: Sizes, seed: int = 0) -> list[Case]:
+    """The profile of a recurrent row: its matrix products alone, in NumPy and in torch.
+
+    One forward plus backward of a recurrent layer with G gate blocks (RNN 1, LSTM 4, GRU 3) is,
+    in products: ``(T N, D) @ (D, G H)`` for every step's input at once, T products
+    ``(N, H) @ (H, G H)`` for the recurrence, T products ``(N, G H) @ (G H, H)`` back through it,
+    and after the loop the weight and input gradients, ``(D, T N) @ (T N, G H)``,
+    ``(H, T N) @ (T N, G H)`` and ``(T N, G H) @ (G H, D)``. Timing these alone, with the same
+    shapes on both sides, splits a layer's time into what its BLAS costs (NumPy's OpenBLAS
+    against torch's MKL) and everything else (the pointwise gate arithmetic and the Python or
+    autograd around it): the first thing to know about a row that misses its target.
+    """
+    N, T, D, H = sizes.N, sizes.T, sizes.D, sizes.H
+    rng = np.random.default_rng(seed)
+    cases = []
+    for name, gates in (("RNN", 1), ("LSTM", 4), ("GRU", 3)):
+        G = gates * H
+        xs, hs = rng.standard_normal((T * N, D), dtype=np.float32), rng.standard_normal((T * N, H), dtype=np.float32)
+        das = rng.standard_normal((T * N, G), dtype=np.float32)
+        Wx, Wh = rng.standard_normal((D, G), dtype=np.float32), rng.standard_normal((H, G), dtype=np.float32)
+        h, da = hs[:N].copy(), das[:N].copy()
+        arrays = tuple(torch.from_numpy(a) for a in (xs, hs, das, Wx, Wh, h, da))
+
+        def products(xs, hs, das, Wx, Wh, h, da, T=T):
+            xs @ Wx
+            for _ in range(T):
+                h @ Wh
+            for _ in range(T):
+                da @ Wh.T
+            xs.T @ das, hs.T @ das, das @ Wx.T
+
+        cases.append(Case(f"{name} matmuls", "NumPy @ (OpenBLAS)", "torch @ (MKL)", _recurrent_gflop(sizes, gates),
+                          lambda a=(xs, hs, das, Wx, Wh, h, da): products(*a),
+                          lambda a=arrays: products(*a)))
+    return cases
+
+
 def _check_agreement(name: str, numpy_step, torch_step) -> None:
     """Both sides must compute the same input gradients, or the timings compare different work."""
     numpy_grads, torch_grads = numpy_step(), torch_step()

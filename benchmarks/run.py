@@ -105,8 +105,16 @@ def measure_layers(quick: bool, repeats: int) -> dict:
                      "gflop": timing.gflop, "numpy_seconds": timing.numpy_seconds, "torch_seconds": timing.torch_seconds})
         print(f"  {timing.name:<22} NumPy {1e3 * timing.numpy_median:7.2f} ms  torch {1e3 * timing.torch_median:7.2f} ms"
               f"  ratio {timing.ratio:.2f}", flush=True)
+    # The profile of the recurrent rows: their matmuls alone, same shapes on both sides.
+    matmul_rows = []
+    for timing in (layers.time_case(case, 3 if quick else repeats) for case in layers.recurrent_matmul_cases(sizes)):
+        matmul_rows.append({"name": timing.name.removesuffix(" matmuls"), "numpy_seconds": timing.numpy_seconds,
+                            "torch_seconds": timing.torch_seconds})
+        print(f"  {timing.name:<22} NumPy {1e3 * timing.numpy_median:7.2f} ms  torch {1e3 * timing.torch_median:7.2f} ms"
+              f"  ratio {timing.ratio:.2f}", flush=True)
     return {**stamp, "load_after": round(os.getloadavg()[0], 1), "sizes": vars(sizes), "repeats": 3 if quick else repeats,
-            "peak_gflops": peak, "peak_matmul": f"({peak_n}, {peak_n}) @ ({peak_n}, {peak_n}) float32", "rows": rows}
+            "peak_gflops": peak, "peak_matmul": f"({peak_n}, {peak_n}) @ ({peak_n}, {peak_n}) float32", "rows": rows,
+            "matmul_rows": matmul_rows}
 
 
 def measure_book() -> dict:
@@ -257,6 +265,30 @@ def _render_layers(section: dict | None) -> list[str]:
                      f"| {_ms(_median(torch_s))} ({_ms(min(torch_s))}) | {ratio:.2f} ({best_ratio:.2f}) "
                      f"| {'met' if ratio <= LAYER_TARGET else '**missed**'} "
                      f"| {numpy_gflops:.1f} ({100 * numpy_gflops / peak:.0f}%) | {torch_gflops:.1f} ({100 * torch_gflops / peak:.0f}%) |")
+    return lines + _render_matmul_profile(section)
+
+
+def _render_matmul_profile(section: dict) -> list[str]:
+    """Where a recurrent layer's time goes: its matmuls alone (same shapes, both sides) and the rest."""
+    totals = {row["name"]: row for row in section["rows"] if "unavailable" not in row}
+    matmul_rows = [row for row in section.get("matmul_rows", []) if row["name"] in totals]
+    if not matmul_rows:
+        return []
+    lines = ["", "### Profile of the recurrent rows: matmuls against the rest", "",
+             "The same rows split in two. *Matmuls*: the layer's matrix products alone, with its shapes and count, "
+             "timed the same interleaved way (NumPy's `@` on OpenBLAS, torch's on MKL; `benchmarks/layers.py: "
+             "recurrent_matmul_cases`). *Rest*: the row's median minus its matmuls' median, the pointwise gate "
+             "arithmetic and the Python loop (NumPy) or the autograd bookkeeping (torch). Medians in ms.", "",
+             "| layer | NumPy matmuls | NumPy rest | torch matmuls | torch rest | matmuls NumPy / torch | rest NumPy / torch |",
+             "|---|---|---|---|---|---|---|"]
+    for row in matmul_rows:
+        total = totals[row["name"]]
+        numpy_mm, torch_mm = _median(row["numpy_seconds"]), _median(row["torch_seconds"])
+        numpy_rest = _median(total["numpy_seconds"]) - numpy_mm
+        torch_rest = _median(total["torch_seconds"]) - torch_mm
+        rest_ratio = f"{numpy_rest / torch_rest:.2f}" if torch_rest > 0 else "n/a"
+        lines.append(f"| {row['name']} | {_ms(numpy_mm)} | {_ms(numpy_rest)} | {_ms(torch_mm)} | {_ms(torch_rest)} "
+                     f"| {numpy_mm / torch_mm:.2f} | {rest_ratio} |")
     return lines
 
 

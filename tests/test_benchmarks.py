@@ -136,3 +136,14 @@ def test_the_cached_rebuild_edits_prose_only(chapter, tmp_path):
     code = [[c.source for c in jupytext.read(path).cells if c.cell_type == "code"] for path in (chapter, copy)]
     assert code[0] == code[1]
     assert len(jupytext.read(copy).cells) == len(jupytext.read(chapter).cells) + 1
+
+
+def test_the_recurrent_rows_are_profiled_into_matmuls_and_the_rest(quick_run):
+    text, results, _ = quick_run
+    rows = table(text, "### Profile of the recurrent rows")
+    assert [row[0] for row in rows] == ["RNN", "LSTM", "GRU"]
+    for row in rows:
+        assert len(row) == 7, row
+        assert all(re.fullmatch(r"-?[\d.]+", cell) for cell in row[1:6]), row
+        assert re.fullmatch(r"-?[\d.]+|n/a", row[6]), row
+    assert [row["name"] for row in results["layers"]["matmul_rows"]] == ["RNN", "LSTM", "GRU"]
