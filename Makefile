@@ -50,8 +50,9 @@ $(MATHJAX):
 $(PACKAGE_STAMP): $(wildcard seqlab/*.py)
 	@rm -rf _build/.jupyter_cache _build/.doctrees && mkdir -p _build && touch $@
 
+# TQDM_DISABLE: a progress bar run at build time would be frozen into the static page.
 book: $(INSTALLED) $(MATHJAX) $(PACKAGE_STAMP)
-	$(BIN)/jupyter-book build . --warningiserror --nitpick --keep-going
+	TQDM_DISABLE=1 $(BIN)/jupyter-book build . --warningiserror --nitpick --keep-going
 	@echo "The book is in _build/html: open file://$(CURDIR)/_build/html/index.html"
 
 # The book is built first, alone: the chapters' execution times are asserted against their

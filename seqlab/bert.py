@@ -20,7 +20,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
-from tqdm.auto import tqdm
+from seqlab.progress import progress_bar
 
 from seqlab.batching import pad_sequences
 from seqlab.corpora import EOS, MarkovLanguage, Vocabulary
@@ -249,9 +249,7 @@ def pretrain_mlm(model: TinyBert, input_ids: np.ndarray, segment_ids: np.ndarray
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
     history, running = MLMHistory(), []
     model.train()
-    # Only pass `disable` to switch the bar off: passed at all, it would override TQDM_DISABLE.
-    steps_bar = tqdm(range(1, steps + 1), desc="pretrain_mlm", unit="step", leave=False,
-                     **({} if progress else {"disable": True}))
+    steps_bar = progress_bar(range(1, steps + 1), enabled=progress, desc="pretrain_mlm", unit="step", leave=False)
     for step in steps_bar:
         rows = rng.integers(0, len(input_ids), size=batch_size)
         masked, labels = mask_tokens(input_ids[rows], rng, model.config.vocab_size)

@@ -14,7 +14,7 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from tqdm.auto import tqdm
+from seqlab.progress import progress_bar
 
 from seqlab.layers import Affine, SoftmaxCrossEntropy
 from seqlab.optim import clip_grads_by_global_norm, global_norm
@@ -159,7 +159,7 @@ def train(model, xs: np.ndarray, ts: np.ndarray, optimizer, steps: int, batch_si
         raise ValueError(f"batch_size must lie in [1, {len(xs)}] (the number of sequences), got {batch_size}")
     rng = np.random.default_rng(seed)
     losses, norms = [], []
-    for step in tqdm(range(steps), desc="training", disable=not progress, leave=False):
+    for step in progress_bar(range(steps), enabled=progress, desc="training", leave=False):
         batch = rng.choice(len(xs), size=batch_size, replace=False)
         with np.errstate(over="ignore", invalid="ignore"):  # divergence is detected below, not warned about
             loss = model.forward(xs[batch], ts[batch])

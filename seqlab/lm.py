@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Callable, Sequence
 
 import numpy as np
-from tqdm.auto import tqdm
+from seqlab.progress import progress_bar
 
 from seqlab.optim import clip_grads_by_global_norm
 
@@ -296,8 +296,7 @@ def train_lm(model, optimizer, ids: np.ndarray, *, batch_size: int, time_size: i
             history.valid_perplexity.append(evaluate_perplexity(copy.deepcopy(model), valid_ids, eval_batch_size, time_size))
         history.seconds.append(time.perf_counter() - start)
 
-    # Only pass `disable` to switch the bar off: passed at all, it would override TQDM_DISABLE.
-    bar = tqdm(total=max_steps, desc="train_lm", unit="step", leave=False, **({} if progress else {"disable": True}))
+    bar = progress_bar(total=max_steps, enabled=progress, desc="train_lm", unit="step", leave=False)
     done = False
     while not done:
         offset = int(rng.integers(time_size)) if rng is not None else 0

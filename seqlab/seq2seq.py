@@ -27,6 +27,7 @@ from seqlab.generate import greedy_decode
 from seqlab.layers import Affine, Embedding, SoftmaxCrossEntropy
 from seqlab.lstm import TimeLSTM, lstm_step_forward
 from seqlab.optim import Adam, clip_grads_by_global_norm
+from seqlab.progress import progress_bar
 
 
 def _check_ids(name: str, ids: np.ndarray, expected: str) -> np.ndarray:
@@ -270,14 +271,12 @@ def train_seq2seq(model, xs: np.ndarray, ts: np.ndarray, *, epochs: int, batch_s
     The learning rate decays linearly to zero over the run: large steps early, fine ones at the
     end, which reaches a given accuracy in fewer epochs than a constant rate.
     """
-    from tqdm.auto import tqdm
-
     rng = np.random.default_rng(seed)
     optimizer = Adam(lr=lr)
     num_batches = len(xs) // batch_size  # drop the ragged last batch: every step sees batch_size rows
     total_steps = epochs * num_batches
     history = Seq2seqHistory()
-    for epoch in tqdm(range(epochs), desc=type(model).__name__, disable=not progress):
+    for epoch in progress_bar(range(epochs), enabled=progress, desc=type(model).__name__):
         start = time.process_time()
         order = rng.permutation(len(xs))
         loss_sum = 0.0
@@ -293,3 +292,15 @@ def train_seq2seq(model, xs: np.ndarray, ts: np.ndarray, *, epochs: int, batch_s
         if xs_test is not None:
             history.accuracies.append(exact_match_accuracy(model, xs_test, ts_test))
     return history
+
+
+def train_and_score(model, xs: np.ndarray, ts: np.ndarray, xs_test: np.ndarray, ts_test: np.ndarray,
+                    **recipe) -> tuple[float, Seq2seqHistory, Seq2seq]:
+    """Train ``model`` with :func:`train_seq2seq` (no progress bar) and return its test accuracy,
+    the training history and the trained model.
+
+    A plain function of picklable arguments, so that a worker process can run it and send the
+    model back: chapter 7 trains its six runs (three variants, NumPy and PyTorch) on two workers.
+    """
+    history = train_seq2seq(model, xs, ts, progress=False, **recipe)
+    return exact_match_accuracy(model, xs_test, ts_test), history, model

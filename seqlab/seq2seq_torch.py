@@ -114,7 +114,8 @@ def train_torch_seq2seq(module: TorchSeq2seq, xs: np.ndarray, ts: np.ndarray, *,
         if "bias_hh" in name:
             param.requires_grad_(False)
     trained = [param for param in module.parameters() if param.requires_grad]
-    optimizer = torch.optim.Adam(trained, lr=lr)
+    # fused: one kernel updates every parameter (a third of the step's time on the CPU at these sizes)
+    optimizer = torch.optim.Adam(trained, lr=lr, fused=True)
     num_batches = len(xs) // batch_size
     total_steps = epochs * num_batches
     schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 1 - step / total_steps)
@@ -127,7 +128,7 @@ def train_torch_seq2seq(module: TorchSeq2seq, xs: np.ndarray, ts: np.ndarray, *,
         for k in range(num_batches):
             rows = order[k * batch_size:(k + 1) * batch_size]
             loss = module(xs_all[rows], ts_all[rows])
-            optimizer.zero_grad(set_to_none=False)
+            optimizer.zero_grad()
             loss.backward()
             nn.utils.clip_grad_norm_(trained, max_grad_norm)
             optimizer.step()

@@ -19,7 +19,7 @@ import time
 import numpy as np
 import torch
 import torch.nn.functional as F
-from tqdm.auto import tqdm
+from seqlab.progress import progress_bar
 
 from seqlab.convert import (
     affine_to_linear,
@@ -249,8 +249,7 @@ def train_torch_lm(model: torch.nn.Module, ids: np.ndarray, *, batch_size: int, 
     schedule = cosine_lr(lr, steps)
     history = TrainHistory()
     start = time.perf_counter()
-    # Only pass `disable` to switch the bar off: passed at all, it would override TQDM_DISABLE.
-    bar = tqdm(total=steps, desc="train_torch_lm", unit="step", leave=False, **({} if progress else {"disable": True}))
+    bar = progress_bar(total=steps, enabled=progress, desc="train_torch_lm", unit="step", leave=False)
     while len(history.losses) < steps:
         offset = int(rng.integers(time_size)) if rng is not None else 0
         state = None

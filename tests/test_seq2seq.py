@@ -7,7 +7,7 @@ from seqlab.datasets import START_ID, addition_task
 from seqlab.generate import beam_search
 from seqlab.gradcheck import numerical_gradient
 from seqlab.seq2seq import (Decoder, Encoder, PeekyDecoder, PeekySeq2seq, Seq2seq, exact_match_accuracy,
-                            train_seq2seq)
+                            train_and_score, train_seq2seq)
 from seqlab.seq2seq_torch import (TorchSeq2seq, seq2seq_to_torch, torch_exact_match_accuracy,
                                   torch_seq2seq_grads_as_numpy, train_and_score_in_torch, train_torch_seq2seq)
 
@@ -186,3 +186,12 @@ def test_forget_bias_sets_only_the_forget_gate_block_of_both_lstms(cls):
             np.testing.assert_array_equal(np.delete(q, np.s_[6:12]), np.delete(p, np.s_[6:12]))
         else:
             np.testing.assert_array_equal(p, q, err_msg=name)
+
+
+def test_train_and_score_returns_the_trained_model_and_its_accuracy():
+    task = addition_task(1_100, test_fraction=0.1, reverse_input=True, seed=1)
+    model = Seq2seq.init(len(task.vocab), 8, 16, rng=0)
+    accuracy, history, trained = train_and_score(model, task.xs_train, task.ts_train, task.xs_test, task.ts_test,
+                                                 epochs=1, batch_size=50, lr=0.01, seed=0)
+    assert trained is model and len(history.losses) == 1 and history.seconds > 0
+    assert accuracy == exact_match_accuracy(model, task.xs_test, task.ts_test)

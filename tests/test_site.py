@@ -204,3 +204,11 @@ def test_make_lab_uses_the_course_lab_config():
     overrides = json.loads((REPO / "lab_config" / "settings" / "overrides.json").read_text())
     viewers = overrides["@jupyterlab/docmanager-extension:plugin"]["defaultViewers"]
     assert viewers.get("markdown") == "Jupytext Notebook", "chapters (.md) must open as notebooks in `make lab`"
+
+
+@pytest.mark.parametrize("page", NOTEBOOK_PAGES)
+def test_no_progress_bar_is_frozen_into_the_page(built_book, page):
+    """A tqdm bar executed at build time is a stale widget on a static page ("0/2 [00:00<?, ?it/s]"):
+    the book builds with TQDM_DISABLE=1, while students running the notebooks still get their bars."""
+    html = (built_book / f"{page}.html").read_text()
+    assert not re.search(r"it/s\]", html), f"{page}: a progress bar was executed into the page"
