@@ -97,6 +97,14 @@ def watched_page(context_or_browser) -> Watched:
             route.abort()
 
     page.route("**/*", guard)
+    # The tests read computed colours, and the theme animates them when the colour scheme switches:
+    # measured mid-transition (a slow machine), the search button's ground is halfway between light
+    # and dark. Transitions and animations are switched off, so that what is read is the end state.
+    page.add_init_script("""document.addEventListener("DOMContentLoaded", () => {
+        const style = document.createElement("style");
+        style.textContent = "*, *::before, *::after { transition: none !important; animation: none !important; }";
+        document.head.appendChild(style);
+    });""")
     return watched
 
 
