@@ -20,10 +20,10 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
-from seqlab.progress import progress_bar
 
 from seqlab.batching import pad_sequences
 from seqlab.corpora import EOS, MarkovLanguage, Vocabulary
+from seqlab.progress import progress_bar
 
 PAD, CLS, SEP, MASK = "[PAD]", "[CLS]", "[SEP]", "[MASK]"
 PAD_ID, CLS_ID, SEP_ID, MASK_ID = 0, 1, 2, 3

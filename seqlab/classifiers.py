@@ -14,10 +14,10 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from seqlab.progress import progress_bar
 
 from seqlab.layers import Affine, SoftmaxCrossEntropy
 from seqlab.optim import clip_grads_by_global_norm, global_norm
+from seqlab.progress import progress_bar
 
 
 class MeanSquaredError:

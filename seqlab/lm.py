@@ -16,9 +16,9 @@ from dataclasses import dataclass, field
 from typing import Callable, Sequence
 
 import numpy as np
-from seqlab.progress import progress_bar
 
 from seqlab.optim import clip_grads_by_global_norm
+from seqlab.progress import progress_bar
 
 
 def perplexity(mean_nll: float) -> float:

@@ -19,7 +19,6 @@ import time
 import numpy as np
 import torch
 import torch.nn.functional as F
-from seqlab.progress import progress_bar
 
 from seqlab.convert import (
     affine_to_linear,
@@ -35,6 +34,7 @@ from seqlab.gru import TimeGRU
 from seqlab.layers import VariationalDropout
 from seqlab.lm import TrainHistory, _check_stream, bptt_batches, cosine_lr, evaluate_perplexity, perplexity
 from seqlab.lstm import TimeLSTM
+from seqlab.progress import progress_bar
 from seqlab.rnn import Stacked, TimeRNN
 
 RECURRENT_MODULES = {"rnn": torch.nn.RNN, "lstm": torch.nn.LSTM, "gru": torch.nn.GRU}
