@@ -63,14 +63,20 @@ def bwrap_path() -> str | None:
     return bwrap if probe.returncode == 0 else None
 
 
-def _python_roots() -> list[Path]:
-    """Folders the jail needs read-only to run this Python: its installation, the venv, seqlab."""
+def _seqlab_folder() -> Path | None:
+    """The folder of the seqlab package this process imports, or None where there is none."""
     import importlib.util
 
-    roots = {Path(sys.base_prefix).resolve(), Path(sys.prefix)}
     seqlab = importlib.util.find_spec("seqlab")
-    if seqlab and seqlab.origin:
-        roots.add(Path(seqlab.origin).resolve().parent)
+    return Path(seqlab.origin).resolve().parent if seqlab and seqlab.origin else None
+
+
+def _python_roots() -> list[Path]:
+    """Folders the jail needs read-only to run this Python: its installation, the venv, seqlab."""
+    roots = {Path(sys.base_prefix).resolve(), Path(sys.prefix)}
+    seqlab = _seqlab_folder()
+    if seqlab is not None:
+        roots.add(seqlab)
     return sorted(roots)
 
 
@@ -96,6 +102,12 @@ class Sandbox:
             "GRADER_MAX_OUTPUT_CHARS": str(self.limits.output_chars),
             "GRADER_MAX_MESSAGE_BYTES": str(self.limits.message_bytes),
         }
+        seqlab = _seqlab_folder()
+        if seqlab is not None:
+            # The jail imports the very seqlab the grader sees, and that _python_roots binds read-only:
+            # not whatever the venv's editable install points at, which may lie outside the jail
+            # (a benchmark's copy of the repository sharing the course's venv).
+            env["PYTHONPATH"] = str(seqlab.parent)
         python = str(Path(sys.prefix) / "bin" / "python")
         if self.bwrap is None:
             server = str(HERE / "sandbox_server.py")
