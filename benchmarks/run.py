@@ -134,14 +134,17 @@ def measure_grading(submissions: int, workers: int) -> dict:
     return {**stamp, **rate}
 
 
-def measure_suite(force: bool) -> dict:
+def measure_suite(force: bool, clone: Path | None = None) -> dict:
+    """``make test``'s wall time in ``clone`` (a checkout with its own venv, as CI makes) or else in the snapshot."""
     stamp = _stamp()
     if stamp["load_average"] >= suite.QUIET_LOAD and not force:
         print(f"  test suite: not measured, load average {stamp['load_average']} >= {suite.QUIET_LOAD}", flush=True)
         return {**stamp, "not_measured": f"machine busy (load average {stamp['load_average']})"}
-    seconds = suite.suite_seconds(book.ensure_snapshot())
-    print(f"  test suite: {seconds:.0f} s", flush=True)
-    return {**stamp, "load_after": round(os.getloadavg()[0], 1), "seconds": seconds}
+    where = clone.resolve() if clone else book.ensure_snapshot()
+    seconds = suite.suite_seconds(where)
+    print(f"  test suite: {seconds:.0f} s in {where}", flush=True)
+    return {**stamp, "load_after": round(os.getloadavg()[0], 1), "seconds": seconds,
+            "where": f"a clone with its own venv ({where})" if clone else "the snapshot"}
 
 
 def profile_layer(name: str, repeats: int) -> None:
@@ -329,8 +332,8 @@ def _render_suite(section: dict | None) -> list[str]:
         return lines + ["", f"Not measured ({why}). `python -m benchmarks.run --only suite` runs `make test` in the "
                         "snapshot when the load average is below "
                         f"{suite.QUIET_LOAD}."]
-    return lines + ["", f"`make test` (the book cached, then pytest on 2 workers) in the snapshot, {_when(section)}: "
-                    f"**{section['seconds']:.0f} s**."]
+    return lines + ["", f"`make test` (the book cached, then pytest on 2 workers) in {section.get('where', 'the snapshot')}, "
+                    f"{_when(section)}: **{section['seconds']:.0f} s**."]
 
 
 # -------------------------------------------------------------------------------------------------
@@ -342,6 +345,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--only", help=f"comma-separated sections among {', '.join(SECTIONS)}; the others keep their last figures")
     parser.add_argument("--suite", action="store_true", help="also time `make test` (when the load average is below 2.5)")
     parser.add_argument("--force-suite", action="store_true", help="time `make test` whatever the load")
+    parser.add_argument("--suite-in", type=Path, metavar="CLONE",
+                        help="time `make test` in this checkout (with its own venv, as `bash .ci/run` leaves one) "
+                             "instead of the snapshot, which shares this checkout's venv")
     parser.add_argument("--repeats", type=int, default=30, help="interleaved runs of each layer (default 30)")
     parser.add_argument("--grade-submissions", type=int, default=12, help="demo submissions to grade (default 12)")
     parser.add_argument("--grade-workers", type=int, default=2)
@@ -377,7 +383,7 @@ def main(argv: list[str] | None = None) -> None:
         elif name == "grading":
             results["grading"] = measure_grading(args.grade_submissions, args.grade_workers)
         elif name == "suite":
-            results["suite"] = measure_suite(args.force_suite)
+            results["suite"] = measure_suite(args.force_suite, args.suite_in)
     results["machine"] = machine()
     results["written"] = datetime.datetime.now().astimezone().isoformat(timespec="seconds")
     if args.quick:

@@ -147,3 +147,10 @@ def test_the_recurrent_rows_are_profiled_into_matmuls_and_the_rest(quick_run):
         assert all(re.fullmatch(r"-?[\d.]+", cell) for cell in row[1:6]), row
         assert re.fullmatch(r"-?[\d.]+|n/a", row[6]), row
     assert [row["name"] for row in results["layers"]["matmul_rows"]] == ["RNN", "LSTM", "GRU"]
+
+
+def test_the_suite_row_says_where_make_test_ran():
+    results = complete_results()
+    assert "in the snapshot" in "\n".join(run._render_suite(results["suite"]))  # figures stored before the field
+    results["suite"]["where"] = "a clone with its own venv (/tmp/clean)"
+    assert "in a clone with its own venv (/tmp/clean), measured" in "\n".join(run._render_suite(results["suite"]))
