@@ -37,6 +37,20 @@ def _check_stream(name: str, ids, V: int | None = None, minimum_length: int = 2)
     return ids
 
 
+def _check_training_layout(ids: np.ndarray, rng, **sizes: int) -> None:
+    """Every size must be a positive integer, and ``ids`` must hold one whole block of
+    ``batch_size`` rows of ``time_size`` steps (plus the token the last step predicts), even when
+    ``rng`` drops up to ``time_size - 1`` tokens at the start of an epoch."""
+    for name, value in sizes.items():
+        if not isinstance(value, (int, np.integer)) or value < 1:
+            raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    batch_size, time_size = sizes["batch_size"], sizes["time_size"]
+    shortest_epoch = len(ids) - (time_size - 1 if rng is not None else 0)
+    if shortest_epoch < batch_size * time_size + 1:
+        raise ValueError(f"ids has {len(ids)} tokens, too few for one block of batch_size={batch_size} rows of "
+                         f"time_size={time_size} steps: lower batch_size or time_size")
+
+
 # ---------------------------------------------------------------------------------------------
 # n-gram baselines
 # ---------------------------------------------------------------------------------------------
@@ -275,13 +289,7 @@ def train_lm(model, optimizer, ids: np.ndarray, *, batch_size: int, time_size: i
         raise ValueError(f"max_seconds must be positive, got {max_seconds}")
     if valid_ids is not None:
         valid_ids = _check_stream("valid_ids", valid_ids)
-    for name, value in (("batch_size", batch_size), ("time_size", time_size)):
-        if not isinstance(value, (int, np.integer)) or value < 1:
-            raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    shortest_epoch = len(ids) - (time_size - 1 if rng is not None else 0)  # rng may drop up to T - 1 tokens
-    if shortest_epoch < batch_size * time_size + 1:
-        raise ValueError(f"ids has {len(ids)} tokens, too few for one block of batch_size={batch_size} rows of "
-                         f"time_size={time_size} steps: lower batch_size or time_size")
+    _check_training_layout(ids, rng, batch_size=batch_size, time_size=time_size)
     eval_batch_size = batch_size if eval_batch_size is None else eval_batch_size
 
     history = TrainHistory()

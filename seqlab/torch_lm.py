@@ -32,7 +32,8 @@ from seqlab.convert import (
 )
 from seqlab.gru import TimeGRU
 from seqlab.layers import VariationalDropout
-from seqlab.lm import TrainHistory, _check_stream, bptt_batches, cosine_lr, evaluate_perplexity, perplexity
+from seqlab.lm import (TrainHistory, _check_stream, _check_training_layout, bptt_batches, cosine_lr, evaluate_perplexity,
+                       perplexity)
 from seqlab.lstm import TimeLSTM
 from seqlab.progress import progress_bar
 from seqlab.rnn import Stacked, TimeRNN
@@ -236,13 +237,7 @@ def train_torch_lm(model: torch.nn.Module, ids: np.ndarray, *, batch_size: int, 
     The history holds every step's loss and one point at the end (no validation).
     """
     ids = _check_stream("ids", ids)
-    for name, value in (("batch_size", batch_size), ("time_size", time_size), ("steps", steps)):
-        if not isinstance(value, (int, np.integer)) or value < 1:
-            raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    shortest_epoch = len(ids) - (time_size - 1 if rng is not None else 0)  # rng may drop up to T - 1 tokens
-    if shortest_epoch < batch_size * time_size + 1:
-        raise ValueError(f"ids has {len(ids)} tokens, too few for one block of batch_size={batch_size} rows of "
-                         f"time_size={time_size} steps: lower batch_size or time_size")
+    _check_training_layout(ids, rng, batch_size=batch_size, time_size=time_size, steps=steps)
     device = default_device() if device is None else torch.device(device)
     model.to(device).train()
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
