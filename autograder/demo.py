@@ -7,7 +7,7 @@ exercise itself:
 
 - ``demo-solution``: the release with every answer cell filled in from the solution;
 - ``demo-untouched``: the release exactly as students receive it;
-- ``demo-partial``: only task 1 (``log_softmax``) answered.
+- ``demo-partial``: only the first task answered (it scores that task's points).
 """
 from __future__ import annotations
 
@@ -40,6 +40,18 @@ def answered(release: nbformat.NotebookNode, source: nbformat.NotebookNode, grad
     return nb
 
 
+def first_answer(source: nbformat.NotebookNode) -> str:
+    """The grade id of the exercise's first answer cell."""
+    return next(c.metadata["nbgrader"]["grade_id"] for c in source.cells if c.metadata.get("nbgrader", {}).get("solution"))
+
+
+def first_task_points(source: nbformat.NotebookNode) -> float:
+    """The points of the test cell that checks the first answer (``test-<answer id>``)."""
+    test_id = f"test-{first_answer(source)}"
+    return float(next(c.metadata["nbgrader"]["points"] for c in source.cells
+                      if c.metadata.get("nbgrader", {}).get("grade_id") == test_id))
+
+
 def run(root: Path = REPO / "_build" / "grade-demo", workers: int | None = None) -> dict[str, float]:
     """Build the demo course in ``root``, grade it, and return ``{student: score}``."""
     shutil.rmtree(root, ignore_errors=True)
@@ -54,7 +66,7 @@ def run(root: Path = REPO / "_build" / "grade-demo", workers: int | None = None)
     submissions = {
         "demo-solution": answered(release, source, all_answers),
         "demo-untouched": release,
-        "demo-partial": answered(release, source, {"log_softmax"}),
+        "demo-partial": answered(release, source, {first_answer(source)}),
     }
     for student, nb in submissions.items():
         folder = root / "autograder" / "var" / "submitted" / student / ASSIGNMENT

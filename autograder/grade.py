@@ -39,9 +39,9 @@ from filelock import FileLock
 
 from autograder import submission as sub
 from autograder.nbgrader_cli import CONFIG, REPO, nbgrader
-from autograder.sandbox import Limits, bwrap_path
+from autograder.sandbox import Limits, bwrap_path, student_site
 
-GRADER_VERSION = "2"  # part of every cache key: bump it when a change to the grader changes results
+GRADER_VERSION = "3"  # part of every cache key: bump it when a change to the grader changes results
 VAR = Path("autograder") / "var"
 UNSAFE_FLAG = "--unsafe-no-sandbox"
 
@@ -92,20 +92,25 @@ def write_atomically(path: Path, text: str) -> None:
     os.replace(tmp, path)  # a reader sees the old file or the whole new one, never half
 
 
-def grade_one(course: Course, student: str, key: str, limits: Limits, bwrap: str | None, slot: int) -> None:
+def grade_one(course: Course, student: str, key: str, limits: Limits, bwrap: str | None, slot: int,
+              site: Path | None = None) -> None:
     """Grade one student's submission and write its result file (the child process's whole job)."""
     folder = course.submitted / student / course.assignment
     result: dict = {"student": student, "key": key}
     scratch = course.grading / "scratch" / student
     try:
+        files, folder_flags = sub.submitted_files(folder, course.submitted)
         notebook, _ = sub.read_submission(folder, course.assignment)
         source = nbformat.read(course.source, as_version=4)
         release = nbformat.read(course.release, as_version=4) if course.release.is_file() else sub.release_of(source)
         normalized, flags = sub.normalize(notebook, release)
+        flags += folder_flags
         shutil.rmtree(scratch, ignore_errors=True)
-        # The sandbox's only writable folder: a copy, so that the submission itself is never modified.
-        shutil.copytree(folder, scratch, symlinks=False, ignore_dangling_symlinks=True)
-        graded = __import__("autograder.trusted", fromlist=["grade"]).grade(source, normalized, scratch, limits, bwrap, slot)
+        # The sandbox's only writable folder: a copy of the submission's regular files (links and
+        # special files are never followed), so that the submission itself is never modified.
+        sub.copy_files(folder, files, scratch)
+        graded = __import__("autograder.trusted", fromlist=["grade"]).grade(source, normalized, scratch, limits, bwrap, slot,
+                                                                          site=site)
         result.update(status="graded", cell_count=len(normalized.cells), notebook=normalized, **graded)
         result["flags"] = sorted(set(flags) | set(graded["flags"]))
     except sub.Malformed as exc:
@@ -127,10 +132,16 @@ def _json_default(value):
 def cache_key(course: Course, student: str, limits: Limits, sandboxed: bool) -> str:
     digest = hashlib.sha256()
     folder = course.submitted / student / course.assignment
-    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
-        digest.update(str(path.relative_to(folder)).encode() + b"\0")
-        digest.update(hashlib.sha256(path.read_bytes()).digest() if path.stat().st_size <= sub.MAX_NOTEBOOK_BYTES * 4
-                      else str(path.stat().st_size).encode())
+    try:
+        files, refused = sub.submitted_files(folder, course.submitted)
+    except sub.Malformed as exc:
+        files, refused = [], [str(exc)]
+    for relative in files:  # regular files only: a link or a FIFO is never opened
+        path = folder / relative
+        digest.update(str(relative).encode() + b"\0")
+        digest.update(hashlib.sha256(path.read_bytes()).digest() if path.lstat().st_size <= sub.MAX_NOTEBOOK_BYTES * 4
+                      else str(path.lstat().st_size).encode())
+    digest.update("\n".join(refused).encode())
     digest.update(course.source.read_bytes())
     if course.release.is_file():
         digest.update(course.release.read_bytes())
@@ -147,7 +158,8 @@ def cached(course: Course, student: str, key: str) -> dict | None:
     return result if result.get("key") == key else None
 
 
-def run_parallel(course: Course, jobs: list[tuple[str, str]], limits: Limits, bwrap: str | None, workers: int) -> None:
+def run_parallel(course: Course, jobs: list[tuple[str, str]], limits: Limits, bwrap: str | None, workers: int,
+                 site: Path | None = None) -> None:
     """Grade ``jobs`` ((student, key) pairs) on ``workers`` forked processes, one per submission."""
     context = multiprocessing.get_context("fork")
     pending = list(jobs)
@@ -157,7 +169,7 @@ def run_parallel(course: Course, jobs: list[tuple[str, str]], limits: Limits, bw
 
     def child(student: str, key: str, slot: int) -> None:
         _die_with_parent()
-        grade_one(course, student, key, limits, bwrap, slot)
+        grade_one(course, student, key, limits, bwrap, slot, site)
 
     while pending or running:
         while pending and free_slots:
@@ -213,8 +225,8 @@ def stage(course: Course, results: dict[str, dict]) -> None:
             continue
         folder = staged / student / course.assignment
         original = course.submitted / student / course.assignment
-        shutil.copytree(original, folder, ignore=shutil.ignore_patterns(f"{course.assignment}.ipynb", ".*"),
-                        symlinks=False, ignore_dangling_symlinks=True)
+        files, _ = sub.submitted_files(original, course.submitted)  # graded, so it passed this check moments ago
+        sub.copy_files(original, files, folder, skip=(f"{course.assignment}.ipynb",), skip_hidden=True)
         nbformat.write(nbformat.from_dict(result["notebook"]), folder / f"{course.assignment}.ipynb")
 
 
@@ -258,11 +270,13 @@ def grade(assignment: str, root: Path = REPO, workers: int | None = None, limits
     workers = workers or os.cpu_count() or 1
     started = time.monotonic()
     with FileLock(str(course.grading / "grading.lock")):
+        # A student's folder that is a link is listed too: grade_one reports it as malformed.
         students = sorted(p.name for p in course.submitted.iterdir()
-                          if (p / assignment).is_dir()) if course.submitted.is_dir() else []
+                          if (p / assignment).is_dir() or (p / assignment).is_symlink()) if course.submitted.is_dir() else []
         keys = {s: cache_key(course, s, limits, bwrap is not None) for s in students}
         jobs = [(s, keys[s]) for s in students if cached(course, s, keys[s]) is None]
-        run_parallel(course, jobs, limits, bwrap, workers)
+        site = student_site(course.grading / "site") if jobs else None
+        run_parallel(course, jobs, limits, bwrap, workers, site)
         results = {s: json.loads((course.results / f"{s}.json").read_text()) for s in students}
         for stale in set(p.stem for p in course.results.glob("*.json")) - set(students):
             (course.results / f"{stale}.json").unlink()  # a submission withdrawn since the last run

@@ -1,8 +1,11 @@
 """The grader's side of the sandbox: start a bubblewrap jail around a submission and talk to it.
 
 Inside the jail (``sandbox_server.py``) the student's code sees a read-only system (``/usr``, the
-Python installation, the course environment and the ``seqlab`` package), a private ``/tmp``, and
-one writable folder: a copy of its own submission. It has no network, no view of ``solutions/``,
+Python installation and the course environment), a private ``/tmp``, and one writable folder: a
+copy of its own submission. Of the course package it sees the checking helpers alone
+(``rules.STUDENT_MODULES``, copied into ``/grader/site``), and the packages that compute gradients
+(``rules.AUTOGRAD_PACKAGES``: PyTorch...) are hidden: an exercise's answers are NumPy code, and a
+reference implementation or autograd within reach would answer them. It has no network, no view of ``solutions/``,
 the gradebook, or other students' files, and runs as an unprivileged user with limits on memory
 (``RLIMIT_AS``: a memory bomb gets ``MemoryError``), processes (``RLIMIT_NPROC``: a fork bomb gets
 ``BlockingIOError``), file size and output size. Wall time is enforced from outside: a cell or a
@@ -22,10 +25,13 @@ import threading
 import time
 from pathlib import Path
 
-from autograder import wire
+from autograder import rules, wire
 
 HERE = Path(__file__).resolve().parent
 SERVER_FILES = ("sandbox_server.py", "wire.py")
+# What a hidden package's folder holds in the jail: an __init__ that refuses the import.
+BLOCKED_INIT = HERE / "blocked_package.py"
+STUDENT_SITE = "/grader/site"
 # The uids the jails run as when the grader runs as root: one per worker slot, so that each
 # jail's process limit counts that jail's processes alone.
 FIRST_SANDBOX_UID = 61000
@@ -63,21 +69,52 @@ def bwrap_path() -> str | None:
     return bwrap if probe.returncode == 0 else None
 
 
-def _seqlab_folder() -> Path | None:
-    """The folder of the seqlab package this process imports, or None where there is none."""
+def _python_roots() -> list[Path]:
+    """Folders the jail needs read-only to run this Python: its installation and the venv."""
+    return sorted({Path(sys.base_prefix).resolve(), Path(sys.prefix)})
+
+
+def hidden_packages() -> list[Path]:
+    """The folders of the installed ``rules.AUTOGRAD_PACKAGES``, and any installed copy of the course
+    package, that lie inside the folders the jail binds: each is replaced there by ``BLOCKED_INIT``."""
     import importlib.util
 
-    seqlab = importlib.util.find_spec("seqlab")
-    return Path(seqlab.origin).resolve().parent if seqlab and seqlab.origin else None
+    roots = _python_roots()
+    found = []
+    for name in (*rules.AUTOGRAD_PACKAGES, rules.PACKAGE):
+        try:
+            spec = importlib.util.find_spec(name)
+        except (ImportError, ValueError):
+            continue
+        for location in (spec.submodule_search_locations or []) if spec else []:
+            folder = Path(location).resolve()
+            if folder.is_dir() and any(folder.is_relative_to(root.resolve()) for root in roots):
+                found.append(folder)
+    return sorted(set(found))
 
 
-def _python_roots() -> list[Path]:
-    """Folders the jail needs read-only to run this Python: its installation, the venv, seqlab."""
-    roots = {Path(sys.base_prefix).resolve(), Path(sys.prefix)}
-    seqlab = _seqlab_folder()
-    if seqlab is not None:
-        roots.add(seqlab)
-    return sorted(roots)
+def student_site(destination: Path) -> Path:
+    """``destination/seqlab/``: the course package as student code may see it, its helpers alone.
+
+    Each module of ``rules.STUDENT_MODULES`` is copied with the package's ``__init__``; a helper that
+    imported another module of the package would carry it in, so that is refused here.
+    """
+    import importlib.util
+
+    package = destination / rules.PACKAGE
+    shutil.rmtree(package, ignore_errors=True)
+    package.mkdir(parents=True)
+    init = importlib.util.find_spec(rules.PACKAGE)
+    shutil.copyfile(init.origin, package / "__init__.py")
+    for module in rules.STUDENT_MODULES:
+        origin = Path(importlib.util.find_spec(module).origin)
+        for imported, _, _ in rules.imports_of(origin.read_text()):
+            if imported.split(".")[0] == rules.PACKAGE and not rules.is_student_module(imported):
+                raise RuntimeError(f"{module} imports {imported}, which student code may not see")
+        shutil.copyfile(origin, package / origin.name)
+    for path in [destination, package, *package.iterdir()]:
+        path.chmod(0o755 if path.is_dir() else 0o644)
+    return destination
 
 
 class Sandbox:
@@ -87,8 +124,12 @@ class Sandbox:
     still a separate process with the same limits, but it can read and write what the grader can.
     """
 
-    def __init__(self, workdir: Path, limits: Limits, bwrap: str | None, slot: int = 0):
+    def __init__(self, workdir: Path, limits: Limits, bwrap: str | None, slot: int = 0,
+                 site: Path | None = None, callbacks: dict | None = None):
+        """``site`` holds the student's view of the package (``student_site``); ``callbacks`` maps the
+        ids of trusted functions the student's code may call through the grader (``substitute``)."""
         self.workdir, self.limits, self.bwrap, self.slot = Path(workdir), limits, bwrap, slot
+        self.site, self.callbacks = site, callbacks if callbacks is not None else {}
         self.process: subprocess.Popen | None = None
         self.stderr_tail = b""
 
@@ -102,12 +143,10 @@ class Sandbox:
             "GRADER_MAX_OUTPUT_CHARS": str(self.limits.output_chars),
             "GRADER_MAX_MESSAGE_BYTES": str(self.limits.message_bytes),
         }
-        seqlab = _seqlab_folder()
-        if seqlab is not None:
-            # The jail imports the very seqlab the grader sees, and that _python_roots binds read-only:
-            # not whatever the venv's editable install points at, which may lie outside the jail
-            # (a benchmark's copy of the repository sharing the course's venv).
-            env["PYTHONPATH"] = str(seqlab.parent)
+        # The package's helpers come first on the path; the rest of the package is not in the jail
+        # (the venv's editable install points at the repository, which the jail does not bind).
+        if self.site is not None:
+            env["PYTHONPATH"] = STUDENT_SITE if self.bwrap is not None else str(self.site)
         python = str(Path(sys.prefix) / "bin" / "python")
         if self.bwrap is None:
             server = str(HERE / "sandbox_server.py")
@@ -136,8 +175,13 @@ class Sandbox:
             mounts += ["--perms", "0755", "--dir", folder]  # bwrap would create them 0700
         for root in _python_roots():
             mounts += ["--ro-bind", str(root), str(root)]
+        for folder in hidden_packages():
+            # An empty folder with an __init__ that refuses the import, in place of the package.
+            mounts += ["--tmpfs", str(folder), "--ro-bind", str(BLOCKED_INIT), str(folder / "__init__.py")]
         for name in SERVER_FILES:
             mounts += ["--ro-bind", str(HERE / name), f"/grader/{name}"]
+        if self.site is not None:
+            mounts += ["--ro-bind", str(self.site), STUDENT_SITE]
         mounts += ["--bind", str(self.workdir), home, "--proc", "/proc", "--dev", "/dev"]
         command = [self.bwrap, "--unshare-net", "--unshare-pid", "--unshare-ipc", "--unshare-uts",
                    "--unshare-cgroup-try", *identity, "--die-with-parent", "--new-session",
@@ -186,6 +230,10 @@ class Sandbox:
             frame = wire.encode(message, self.limits.message_bytes)
             self._write(frame, deadline)
             reply = wire.read_frame(self.replies, self.limits.message_bytes, deadline)
+            while isinstance(reply, dict) and reply.get("op") == "callback":
+                # The student's code called a trusted function (see ``callback``): answer, and wait on.
+                self._write(wire.encode(self.callback(reply), self.limits.message_bytes), deadline)
+                reply = wire.read_frame(self.replies, self.limits.message_bytes, deadline)
         except wire.Timeout:
             self.kill()
             raise SandboxTimeout(f"no answer within {timeout:.0f} s") from None
@@ -196,6 +244,23 @@ class Sandbox:
             self.kill()
             raise SandboxDied("the sandbox sent something other than a reply")
         return reply
+
+    def callback(self, request: dict) -> dict:
+        """Run the trusted function ``request["id"]`` on the plain data the sandbox sent.
+
+        This is how a test hands the student's code a correct helper (``seqlab.checks.substitute``)
+        without its code entering the sandbox: the student's side holds a stub that calls back here.
+        """
+        function = self.callbacks.get(request.get("id"))
+        args, kwargs = request.get("args"), request.get("kwargs")
+        if function is None or not isinstance(args, list) or not isinstance(kwargs, dict):
+            return {"error": {"ename": "RuntimeError", "evalue": "no such helper", "traceback": ""}}
+        try:
+            result = function(*args, **kwargs)
+            wire.encode(result, self.limits.message_bytes)
+        except Exception as exc:  # the helper refused the student's arguments: the student sees why
+            return {"error": {"ename": type(exc).__name__, "evalue": str(exc)[:2000], "traceback": ""}}
+        return {"result": result, "args": args, "kwargs": kwargs, "error": None}
 
     def _write(self, frame: bytes, deadline: float) -> None:
         import select

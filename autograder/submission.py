@@ -17,6 +17,8 @@ from pathlib import Path
 import nbformat
 
 MAX_NOTEBOOK_BYTES = 20 * 2**20
+MAX_FILES = 200  # files in one submission folder, the notebook included
+MAX_TOTAL_BYTES = 100 * 2**20  # their total size
 GRADING_KEYS = ("grade", "solution", "locked", "points", "task")
 
 
@@ -38,9 +40,98 @@ def is_answer(cell) -> bool:
     return bool(nbgrader_meta(cell).get("solution"))
 
 
+def submitted_files(folder: Path, root: Path | None = None) -> tuple[list[Path], list[str]]:
+    """The regular files of a submission folder (relative paths), and a flag for everything else.
+
+    Nothing is followed: a symbolic link (to the instructor's solutions, say), a device, a FIFO or a
+    socket is refused and flagged, and the submission is graded without it. The folder itself must
+    be a real folder (as is every folder between it and ``root``), and its files are capped in number
+    and total size; otherwise Malformed.
+    """
+    import os
+    import stat
+
+    if root is not None:  # every folder between the grader's root and the submission is a real one
+        for parent in [p for p in folder.parents if p.is_relative_to(root) and p != root]:
+            if parent.is_symlink():
+                raise Malformed(f"not a folder: {parent} is a symbolic link, which the grader never follows")
+    try:
+        top = os.lstat(folder)
+    except FileNotFoundError:
+        raise Malformed(f"missing submission: {folder} does not exist") from None
+    if not stat.S_ISDIR(top.st_mode):
+        raise Malformed(f"not a folder: {folder} is a {_kind(top.st_mode)}, not the submission's folder "
+                        "(submit the notebook itself, inside a folder)")
+    files: list[Path] = []
+    flags: list[str] = []
+    total = 0
+    pending = [Path(".")]
+    while pending:
+        relative = pending.pop()
+        with os.scandir(folder / relative) as entries:
+            for entry in sorted(entries, key=lambda e: e.name):
+                mode = entry.stat(follow_symlinks=False).st_mode
+                path = relative / entry.name
+                if stat.S_ISDIR(mode):
+                    pending.append(path)
+                elif stat.S_ISREG(mode):
+                    files.append(path)
+                    total += entry.stat(follow_symlinks=False).st_size
+                else:
+                    flags.append(f"refused-file: {path} is a {_kind(mode)}; it was not copied, and the "
+                                 "submission was graded without it")
+                if len(files) > MAX_FILES:
+                    raise Malformed(f"too many files: the submission holds more than {MAX_FILES} files "
+                                    "(submit the notebook and the files it needs, and nothing else)")
+    if total > MAX_TOTAL_BYTES:
+        raise Malformed(f"too large: the submission's files total {total / 2**20:.1f} MiB, over the limit of "
+                        f"{MAX_TOTAL_BYTES / 2**20:.0f} MiB (clear the outputs and remove data files)")
+    return sorted(files), flags
+
+
+def _kind(mode: int) -> str:
+    import stat
+
+    for test, name in ((stat.S_ISLNK, "symbolic link"), (stat.S_ISFIFO, "FIFO"), (stat.S_ISSOCK, "socket"),
+                       (stat.S_ISCHR, "character device"), (stat.S_ISBLK, "block device"),
+                       (stat.S_ISREG, "file"), (stat.S_ISDIR, "folder")):
+        if test(mode):
+            return name
+    return "special file"
+
+
+def copy_files(folder: Path, files: list[Path], destination: Path, skip: tuple[str, ...] = (),
+               skip_hidden: bool = False) -> None:
+    """Copy the regular ``files`` of ``folder`` (from ``submitted_files``) into ``destination``.
+
+    Each file is opened without following links (O_NOFOLLOW), so a file swapped for a link after
+    the folder was listed is not copied either.
+    """
+    import os
+
+    destination.mkdir(parents=True, exist_ok=True)
+    for relative in files:
+        if relative.name in skip or (skip_hidden and any(part.startswith(".") for part in relative.parts)):
+            continue
+        target = destination / relative
+        target.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            fd = os.open(folder / relative, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+        except OSError:
+            continue
+        with os.fdopen(fd, "rb") as source, open(target, "wb") as out:
+            if not __import__("stat").S_ISREG(os.fstat(source.fileno()).st_mode):
+                continue
+            while chunk := source.read(2**20):
+                out.write(chunk)
+
+
 def read_submission(folder: Path, assignment: str, max_bytes: int = MAX_NOTEBOOK_BYTES) -> tuple[nbformat.NotebookNode, bytes]:
     """The notebook ``folder/<assignment>.ipynb`` and its bytes; raises Malformed with the reason."""
     expected = folder / f"{assignment}.ipynb"
+    if expected.is_symlink() or (expected.exists() and not expected.is_file()):
+        raise Malformed(f"not a notebook: {expected.name} is a symbolic link or a special file, which the grader "
+                        "never follows (submit the notebook file itself)")
     if not expected.is_file():
         others = sorted(p.name for p in folder.glob("*.ipynb")) if folder.is_dir() else []
         if others:
@@ -51,7 +142,10 @@ def read_submission(folder: Path, assignment: str, max_bytes: int = MAX_NOTEBOOK
     if size > max_bytes:
         raise Malformed(f"enormous file: {expected.name} is {size / 2**20:.1f} MiB, over the limit of "
                         f"{max_bytes / 2**20:.0f} MiB (clear the outputs and submit again)")
-    raw = expected.read_bytes()
+    import os
+
+    with os.fdopen(os.open(expected, os.O_RDONLY | os.O_NOFOLLOW), "rb") as f:  # never through a link
+        raw = f.read(max_bytes + 1)
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:

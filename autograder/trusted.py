@@ -15,7 +15,6 @@ from __future__ import annotations
 import ast
 import builtins
 import contextlib
-import importlib
 import io
 import time
 from pathlib import Path
@@ -23,6 +22,7 @@ from pathlib import Path
 import nbformat
 import numpy as np
 
+from autograder import rules
 from autograder import submission as sub
 from autograder.sandbox import Limits, Sandbox, SandboxDied, SandboxTimeout
 
@@ -48,6 +48,26 @@ def defined_names(source: str) -> list[str]:
             targets = node.targets if isinstance(node, ast.Assign) else [node.target]
             names += [t.id for t in targets if isinstance(t, ast.Name)]
     return list(dict.fromkeys(names))
+
+
+def reference_reaches(cells: list[tuple[str, str]]) -> list[str]:
+    """Flags for the student's cells (``(cell id, source)``) that try to import a reference.
+
+    In the sandbox such an import fails (the package holds no more than its helpers there, and
+    PyTorch is not there), so the task scores 0; the flag tells the instructor why.
+    """
+    flags = []
+    for gid, source in cells:
+        for module, name, line in rules.imports_of(source):
+            full = f"{module}.{name}" if module == rules.PACKAGE and name else module
+            if not rules.is_student_module(full) and (full.split(".")[0] in (*rules.AUTOGRAD_PACKAGES, rules.PACKAGE)
+                                                      or full.split(".")[0] == "importlib"):
+                flags.append(f"reference-import: cell {gid} imports {full} (line {line}); student code may use "
+                             f"NumPy, the standard library and {', '.join(rules.STUDENT_MODULES)} only")
+        if "__import__" in source or "import_module" in source:
+            flags.append(f"reference-import: cell {gid} imports a module by name at run time "
+                         "(__import__ or importlib); check what it loads")
+    return sorted(set(flags))
 
 
 def rebuild_error(name: str, error: dict) -> BaseException:
@@ -102,9 +122,11 @@ def copy_back(original, returned, rebound: set[tuple] = frozenset(), path: tuple
 class Runner:
     """The sandbox of one submission, restarted (its cells run again) after a timeout or a crash."""
 
-    def __init__(self, cells: list[tuple[int, str, bool]], workdir: Path, limits: Limits, bwrap: str | None, slot: int):
+    def __init__(self, cells: list[tuple[int, str, bool]], workdir: Path, limits: Limits, bwrap: str | None, slot: int,
+                 site: Path | None = None):
         self.cells, self.limits = cells, limits
-        self.sandbox = Sandbox(workdir, limits, bwrap, slot)
+        self.callbacks: dict = {}  # the trusted helpers that substitute() handed the student's code
+        self.sandbox = Sandbox(workdir, limits, bwrap, slot, site=site, callbacks=self.callbacks)
         self.started_at = time.monotonic()
         self.deadline = self.started_at + limits.notebook_timeout
         self.flags: set[str] = set()
@@ -231,22 +253,15 @@ class Remote:
     def __init__(self, runner: Runner, clock: dict, names: list[str]):
         self.runner, self.clock, self.names = runner, clock, names
 
-    @staticmethod
-    def how(value) -> dict:
+    def how(self, value) -> dict:
+        """A student function is aliased; any other function stays here, and the sandbox gets a stub
+        that calls it through the grader (its code never reaches the student's process)."""
         if isinstance(value, StudentFunction):
             return {"alias": value.__name__}
         if callable(value):
-            module, qualname = getattr(value, "__module__", None), getattr(value, "__qualname__", "")
-            try:
-                found = importlib.import_module(module)
-                for part in qualname.split("."):
-                    found = getattr(found, part)
-            except Exception:
-                found = None
-            if found is not value:
-                raise TypeError(f"substitute() can only hand the student's code a function of an importable "
-                                f"module (such as seqlab.functional.log_softmax), not {value!r}")
-            return {"import": f"{module}:{qualname}"}
+            callback_id = f"helper-{len(self.runner.callbacks)}"
+            self.runner.callbacks[callback_id] = value
+            return {"callback": callback_id}
         return {"value": value}
 
     def substitute(self, replacements: dict) -> None:
@@ -281,11 +296,12 @@ def stream_outputs(stdout: str, stderr: str) -> list[dict]:
 
 
 def grade(source: nbformat.NotebookNode, normalized: nbformat.NotebookNode, workdir: Path,
-          limits: Limits, bwrap: str | None, slot: int = 0) -> dict:
+          limits: Limits, bwrap: str | None, slot: int = 0, site: Path | None = None) -> dict:
     """Grade ``normalized`` (see ``submission.normalize``) against ``source``; returns plain data.
 
-    The result maps each cell of ``normalized`` (by index) to the outputs nbgrader will store,
-    and carries the flags and the score per test.
+    ``site`` is the student's view of the package (``sandbox.student_site``). The result maps each
+    cell of ``normalized`` (by index) to the outputs nbgrader will store, and carries the flags and
+    the score per test.
     """
     source_cells = {sub.nbgrader_meta(c).get("grade_id"): c for c in source.cells if sub.nbgrader_meta(c).get("grade_id")}
     answer_names = list(dict.fromkeys(n for c in source.cells if sub.is_answer(c) and c.cell_type == "code"
@@ -299,7 +315,9 @@ def grade(source: nbformat.NotebookNode, normalized: nbformat.NotebookNode, work
         locked = gid and trusted_version is not None and not sub.is_answer(trusted_version)
         sandbox_cells.append((index, trusted_version.source if locked else cell.source, bool(locked)))
 
-    runner = Runner(sandbox_cells, workdir, limits, bwrap, slot)
+    runner = Runner(sandbox_cells, workdir, limits, bwrap, slot, site=site)
+    runner.flags.update(reference_reaches([(sub.nbgrader_meta(normalized.cells[i]).get("grade_id") or f"{i + 1}", src)
+                                           for i, src, locked in sandbox_cells if not locked]))
     outputs: dict[int, list[dict]] = {}
     tests: dict[str, dict] = {}
     clock = {"cell_deadline": time.monotonic() + limits.cell_timeout}

@@ -64,7 +64,8 @@ def substitute(namespace: dict, **replacements):
 
     Under the secure autograder the student's functions run in a sandbox, outside ``namespace``;
     the grader then puts an object under ``REMOTE_KEY`` in the namespace, and the same names are
-    rebound inside the sandbox too (a replacement must be a function of an importable module).
+    rebound inside the sandbox too: to a stub that calls the replacement through the grader, so that
+    the replacement's code (an answer to an earlier task, say) never enters the student's process.
     """
     missing = object()
     saved = {name: namespace.get(name, missing) for name in replacements}

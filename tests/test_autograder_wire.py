@@ -120,3 +120,85 @@ def test_arguments_come_back_changed_exactly_as_in_one_process(tmp_path, jailed)
         assert table == {"kept": [1, 2, 3], "new": 1} and table["kept"] is kept and log == ["called"]
     finally:
         runner.sandbox.kill()
+
+
+# A student who looks for answers everywhere the jail lets them look.
+SEARCHER = '''
+import importlib, os
+reached = {}
+for name in MODULES:
+    try:
+        importlib.import_module(name)
+        reached[name] = "imported"
+    except Exception as exc:
+        reached[name] = type(exc).__name__
+found = []
+for top in ("/usr", "/opt", "/home", "/tmp", "/grader", "/root", "/work", "/var", "/srv", os.path.expanduser("~")):
+    for base, folders, files in os.walk(top):
+        for name in files:
+            if not name.endswith(".py"):
+                continue
+            path = os.path.join(base, name)
+            try:
+                with open(path, errors="replace") as f:
+                    text = f.read(2_000_000)
+            except OSError:
+                continue
+            found += [(path, marker) for marker in MARKERS if marker in text]
+
+def peek(x):
+    import inspect
+    try:
+        code = inspect.getsource(helper)
+    except Exception as exc:
+        code = type(exc).__name__
+    return {"result": helper(x), "code": code}
+'''
+
+
+def test_student_code_reaches_the_helpers_and_no_reference_nor_autograd(tmp_path):
+    """In the jail, of the package only ``rules.STUDENT_MODULES`` imports; PyTorch does not; no file
+    on the jail's disk holds a line of the package's other modules; and a helper that a test hands
+    the student's code runs in the grader, its source out of reach."""
+    import inspect
+
+    import seqlab
+    from autograder import rules
+    from autograder.sandbox import student_site
+
+    bwrap = bwrap_path()
+    if bwrap is None:
+        pytest.fail("bubblewrap cannot create a sandbox here: install Debian's `bubblewrap` (.ci/run does)")
+    package = os.path.dirname(seqlab.__file__)
+    others = sorted(f"seqlab.{name[:-3]}" for name in os.listdir(package)
+                    if name.endswith(".py") and name != "__init__.py" and f"seqlab.{name[:-3]}" not in rules.STUDENT_MODULES)
+    # A distinctive line of each other module: its first long `def` or `class` line.
+    markers = []
+    for module in others:
+        lines = open(os.path.join(package, module.split(".")[1] + ".py")).read().splitlines()
+        markers.append(next(line for line in lines if line.lstrip().startswith(("def ", "class ")) and len(line) > 20))
+    code = f"MODULES = {others + list(rules.STUDENT_MODULES) + ['torch', 'torch.autograd', 'functorch']!r}\n" \
+           f"MARKERS = {markers!r}\n" + SEARCHER
+    (tmp_path / "work").mkdir()
+    runner = trusted.Runner([(0, code, False)], tmp_path / "work", Limits(cell_timeout=120, notebook_timeout=240), bwrap,
+                            slot=0, site=student_site(tmp_path / "site"))
+    clock = {"cell_deadline": time.monotonic() + 120}
+    try:
+        runner.boot(["reached", "found", "peek"])
+        assert runner.cell_results[0]["error"] is None, runner.cell_results
+        reached, found = runner.values["reached"], runner.values["found"]
+        assert {m for m, how in reached.items() if how == "imported"} == set(rules.STUDENT_MODULES), reached
+        assert reached["torch"] == "ImportError" and reached["functorch"] == "ImportError", reached
+        assert found == [], f"the jail's disk holds the package's code: {found[:5]}"
+
+        def reference(x):
+            return x * 3 + 1  # the secret: a student must not read this line
+
+        remote = trusted.Remote(runner, clock, ["peek"])
+        remote.substitute({"helper": reference})
+        got = trusted.StudentFunction(runner, "peek", ["peek"], clock)(np.arange(3.0))
+        remote.restore(["helper"])
+        np.testing.assert_array_equal(got["result"], np.arange(3.0) * 3 + 1)
+        assert "x * 3 + 1" not in got["code"] and "x * 3 + 1" in inspect.getsource(reference)
+    finally:
+        runner.sandbox.kill()

@@ -20,15 +20,15 @@ import tempfile
 import time
 from pathlib import Path
 
+import nbformat
 import pytest
 
-from autograder import demo, grade
+from autograder import demo, grade, rules
 from autograder.nbgrader_cli import REPO
 from autograder.sandbox import Limits
 
 pytestmark = pytest.mark.slow  # builds, grades or drives a browser: `-m "not slow"` skips it
 
-HIDDEN_ONLY = ["torch_reference", "dirichlet"]  # names that occur in hidden tests alone
 NOTEBOOK = f"{demo.ASSIGNMENT}.ipynb"
 
 
@@ -57,18 +57,20 @@ def copy_course(demo_course, destination: Path) -> Path:
 
 def test_grade_demo_scores_and_outputs(demo_course):
     root, scores = demo_course
-    assert scores == {"demo-solution": 100.0, "demo-untouched": 0.0, "demo-partial": 25.0}
+    source = nbformat.read(root / "solutions" / demo.ASSIGNMENT / NOTEBOOK, as_version=4)
+    assert scores == {"demo-solution": 100.0, "demo-untouched": 0.0, "demo-partial": demo.first_task_points(source)}
 
     reports = root / "autograder" / "var" / "reports" / demo.ASSIGNMENT
     assert {line.split(",")[3] for line in (reports / "grades.csv").read_text().splitlines()[1:]} == set(scores)
     release = (root / "notebooks" / demo.ASSIGNMENT / NOTEBOOK).read_text()
-    assert not [name for name in HIDDEN_ONLY if name in release]
+    hidden_only = rules.hidden_only_names(source, release)
+    assert hidden_only, "the hidden tests should have names of their own to look for"
     for student in scores:
         feedback = root / "autograder" / "var" / "feedback" / student / demo.ASSIGNMENT / f"{demo.ASSIGNMENT}.html"
         assert feedback.is_file(), f"no feedback for {student}"
         html = feedback.read_text()
         assert "Task 1" in html
-        assert not [name for name in HIDDEN_ONLY if name in html], f"{student}'s feedback reveals hidden tests"
+        assert not [name for name in hidden_only if name in html], f"{student}'s feedback reveals hidden tests"
     # Grading never modifies what students submitted.
     submitted = root / "autograder" / "var" / "submitted" / "demo-untouched" / demo.ASSIGNMENT / NOTEBOOK
     assert submitted.read_bytes() == (root / "notebooks" / demo.ASSIGNMENT / NOTEBOOK).read_bytes()
@@ -200,3 +202,77 @@ def test_grading_refuses_to_run_without_bubblewrap_unless_told_to(tmp_path, monk
     with pytest.raises(SystemExit) as refused:
         grade.grade(demo.ASSIGNMENT, root=tmp_path, limits=Limits())
     assert "bubblewrap" in str(refused.value) and grade.UNSAFE_FLAG in str(refused.value)
+
+
+# What a student's code prints from its folder and from the package's files: becomes its feedback.
+SNOOP = '''
+import os
+for base, folders, files in os.walk("."):
+    for name in files:
+        path = os.path.join(base, name)
+        try:
+            with open(path, errors="replace") as f:
+                print("FILE", path, f.read())
+        except OSError as exc:
+            print("UNREADABLE", path, exc)
+'''
+
+
+def test_links_fifos_and_oversized_folders_bring_nothing_of_the_graders_machine_in(demo_course, tmp_path, venv_on_path):
+    """Submissions that hold a link to the instructor's solution (beside the notebook, as a folder,
+    as the notebook itself, as the exercise's folder), a FIFO, or too many files: the linked
+    solution never reaches the sandbox, the results or the feedback, and every case is reported."""
+    root = copy_course(demo_course, tmp_path / "course")
+    submitted = root / "autograder" / "var" / "submitted"
+    solution_nb = REPO / "solutions" / demo.ASSIGNMENT / NOTEBOOK
+    honest = submitted / "demo-solution" / demo.ASSIGNMENT / NOTEBOOK
+    snooping = nbformat.read(honest, as_version=4)
+    snooping.cells.insert(2, nbformat.v4.new_code_cell(SNOOP))
+
+    def student(name: str) -> Path:
+        folder = submitted / name / demo.ASSIGNMENT
+        folder.mkdir(parents=True)
+        return folder
+
+    folder = student("link-beside")
+    nbformat.write(snooping, folder / NOTEBOOK)
+    (folder / "answers.ipynb").symlink_to(solution_nb)
+    (folder / "course").symlink_to(REPO / "solutions")
+    os.mkfifo(folder / "pipe")
+    student("link-notebook")
+    (submitted / "link-notebook" / demo.ASSIGNMENT / NOTEBOOK).symlink_to(solution_nb)
+    (submitted / "link-folder").mkdir()
+    (submitted / "link-folder" / demo.ASSIGNMENT).symlink_to(REPO / "solutions" / demo.ASSIGNMENT)
+    (submitted / "link-student").symlink_to(REPO / "solutions", target_is_directory=True)
+    folder = student("many-files")
+    shutil.copyfile(honest, folder / NOTEBOOK)
+    for i in range(grade.sub.MAX_FILES + 1):
+        (folder / f"f{i}.txt").write_text("x")
+
+    results = grade.grade(demo.ASSIGNMENT, root=root, workers=2, quiet=True)
+
+    beside = results["link-beside"]
+    assert beside["status"] == "graded" and beside["score"] == 100.0
+    refused = sorted(flag for flag in beside["flags"] if flag.startswith("refused-file"))
+    assert [f.split()[1] for f in refused] == ["answers.ipynb", "course", "pipe"], beside["flags"]
+    printed = "".join(out.get("text", "") for outs in beside["outputs"].values() for out in outs)
+    listed = sorted(line.split()[1] for line in printed.splitlines() if line.startswith(("FILE ./", "UNREADABLE ./")))
+    assert listed == [f"./{NOTEBOOK}"], f"the sandbox saw more than the notebook: {listed}"
+    for name, reason in (("link-notebook", "symbolic link"), ("link-folder", "symbolic link"),
+                         ("many-files", "too many files")):
+        assert results[name]["status"] == "malformed" and reason in results[name]["reason"], results[name]
+    # link-student is a link to solutions/, which holds an exercise folder: it must not be graded from there.
+    assert results.get("link-student", {"status": "malformed"})["status"] == "malformed"
+
+    # Not one line of the hidden tests, anywhere the grader wrote.
+    source = nbformat.read(solution_nb, as_version=4)
+    shown = (REPO / "notebooks" / demo.ASSIGNMENT / NOTEBOOK).read_text() + "".join(c.source for c in rules.answer_cells(source))
+    hidden = [line.strip() for cell in source.cells for line in rules.hidden_part(cell.source).splitlines()
+              if len(line.strip()) > 25 and line.strip() not in shown]
+    assert hidden
+    # (autograded/ is nbgrader's instructor copy, which holds the hidden tests by design.)
+    written = [p for p in (root / "autograder" / "var").rglob("*") if p.is_file() and not p.is_symlink()
+               and not {"submitted", "autograded"} & set(p.relative_to(root).parts)
+               and p.suffix in (".json", ".html", ".txt", ".csv", ".ipynb")]
+    leaked = {str(p.relative_to(root)): line for p in written for line in hidden if line in p.read_text(errors="replace")}
+    assert not leaked, f"the instructor's hidden tests reached: {sorted(leaked)}"
