@@ -2,23 +2,7 @@
 # Plausible student bugs, each written into the solution: (answer cell, code replaced, replacement,
 # the test cell that must catch it).
 MUTANTS = {
-    "da_n without the (1 - z) factor of the mix": (
-        "gru_gate_backward", "da_n = dh_next * (1 - z) * (1 - n**2)", "da_n = dh_next * (1 - n**2)",
-        "test-gru_gate_backward"),
-    "da_z with the textbook sign, n - h_prev": (
-        "gru_gate_backward", "da_z = dh_next * (h_prev - n) * z * (1 - z)", "da_z = dh_next * (n - h_prev) * z * (1 - z)",
-        "test-gru_gate_backward"),
-    "da_r through h_prev, as if the reset gate acted before the matmul (Cho et al.)": (
-        "gru_gate_backward", "da_r = da_n * hn * r * (1 - r)", "da_r = da_n * h_prev * r * (1 - r)",
-        "test-gru_gate_backward"),
-    "the state's n block not scaled by the reset gate": (
-        "gru_cell_backward", "dha = np.concatenate([da_r, da_z, r * da_n], axis=1)",
-        "dha = np.concatenate([da_r, da_z, da_n], axis=1)", "test-gru_cell_backward"),
-    "dh_prev without the direct path z * h_prev": (
-        "gru_cell_backward", "dh_prev = dh_next * z + dha @ Wh.T", "dh_prev = dha @ Wh.T", "test-gru_cell_backward"),
-    "db_hn from the input side's n gradient": (
-        "gru_cell_backward", "db_hn = dha[:, 2 * H:].sum(axis=0)", "db_hn = dxa[:, 2 * H:].sum(axis=0)",
-        "test-gru_cell_backward"),
+    # Task 1: retention across the two conventions, and the span.
     "textbook convention still keeps z": (
         "update_gate_retention", "keep = 1 - z  #", "keep = z  #", "test-update_gate_retention"),
     "retention multiplies the gates of steps 1..t-1 only (exclusive product)": (
@@ -31,4 +15,34 @@ MUTANTS = {
     "memory span ignores the threshold argument": (
         "update_gate_retention", "return np.sum(retention >= threshold, axis=1)",
         "return np.sum(retention >= 0.5, axis=1)", "test-update_gate_retention"),
+    # Task 2: DLFS2's weights in nn.GRUCell's layout.
+    "DLFS2's update gate copied as it is, not relabeled (z for 1 - z)": (
+        "dlfs2_gru_to_torch_layout", "flip = -1", "flip = 1", "test-dlfs2_gru_to_torch_layout"),
+    "only a diagonal W_hh converts (a candidate reading one other state unit raises)": (
+        "dlfs2_gru_to_torch_layout", "ambiguous = np.flatnonzero(reads.sum(axis=0) > 1)",
+        "ambiguous = np.flatnonzero((reads & ~np.eye(H, dtype=bool)).any(axis=0))", "test-dlfs2_gru_to_torch_layout"),
+    "reset gates not rewired: unit k keeps DLFS2's reset gate k": (
+        "dlfs2_gru_to_torch_layout", "source = np.where(reads.any(axis=0), reads.argmax(axis=0), np.arange(H))",
+        "source = np.arange(H)", "test-dlfs2_gru_to_torch_layout"),
+    "DLFS2's candidate bias put in bias_hh, where the reset gate scales it": (
+        "dlfs2_gru_to_torch_layout", "bias_hh = np.zeros_like(bias_ih)",
+        "bias_hh = np.concatenate([np.zeros_like(bias_ih[:2 * H]), b_n])\n"
+        "    bias_ih = np.concatenate([bias_ih[:2 * H], np.zeros_like(b_n)])", "test-dlfs2_gru_to_torch_layout"),
+    "never raises: converts every weight as if the reset gate acted after the matmul": (
+        "dlfs2_gru_to_torch_layout", "if ambiguous.size:", "if False:", "test-dlfs2_gru_to_torch_layout"),
+    # Task 3: the backward pass of Cho et al.'s GRU (reset gate before the matmul).
+    "dWh's candidate block from h_prev, not from r * h_prev": (
+        "reset_before_gru_backward", "rh.T @ da_n", "h_prev.T @ da_n", "test-reset_before_gru_backward"),
+    "reset gate's gradient as if r acted after the matmul (PyTorch's variant)": (
+        "reset_before_gru_backward", "da_r = drh * h_prev * r * (1 - r)",
+        "da_r = da_n * (h_prev @ Wh_n) * r * (1 - r)", "test-reset_before_gru_backward"),
+    "dh_prev through the candidate's matmul without the reset gate": (
+        "reset_before_gru_backward", "dh_prev = dh_next * z + drh * r +", "dh_prev = dh_next * z + drh +",
+        "test-reset_before_gru_backward"),
+    "dh_prev without the direct path z * h_prev": (
+        "reset_before_gru_backward", "dh_prev = dh_next * z + drh * r +", "dh_prev = drh * r +",
+        "test-reset_before_gru_backward"),
+    "da_z with the textbook sign, n - h_prev": (
+        "reset_before_gru_backward", "da_z = dh_next * (h_prev - n) * z * (1 - z)",
+        "da_z = dh_next * (n - h_prev) * z * (1 - z)", "test-reset_before_gru_backward"),
 }

@@ -2,26 +2,32 @@
 # Plausible student bugs, each written into the solution: (answer cell, code replaced, replacement,
 # the test cell that must catch it).
 MUTANTS = {
-    "peeky output layer reads the LSTM output twice instead of the encoder's h": (
-        "peeky_decoder_forward", "np.concatenate([h_t, h_enc], axis=1) @ W_out", "np.concatenate([h_t, h_t], axis=1) @ W_out",
-        "test-peeky_decoder_forward"),
-    "peeky decoder starts from a zero state": (
-        "peeky_decoder_forward", "h_t, c_t = h_enc, np.zeros_like(h_enc)", "h_t, c_t = np.zeros_like(h_enc), np.zeros_like(h_enc)",
-        "test-peeky_decoder_forward"),
-    "peeky LSTM input in the order [h_enc, embedding]": (
-        "peeky_decoder_forward", "np.concatenate([E[ts[:, t]], h_enc], axis=1)", "np.concatenate([h_enc, E[ts[:, t]]], axis=1)",
-        "test-peeky_decoder_forward"),
-    "padding on the left": (
-        "pad_and_reverse", "ids[row, :len(tokens)] = tokens", "ids[row, T_max - len(tokens):] = tokens", "test-pad_and_reverse"),
-    "reverse the padded row, padding included": (
-        "pad_and_reverse", "    return ids, lengths", "    return (ids[:, ::-1] if reverse else ids), lengths",
-        "test-pad_and_reverse"),
-    "greedy answer keeps the end token": (
-        "greedy_decode", "                finished[n] = True\n", "                finished[n] = True\n                answers[n].append(int(last[n]))\n",
-        "test-greedy_decode"),
-    "greedy decoding feeds the start token at every step": (
-        "greedy_decode", "h_t, c_t = lstm_step(E[last], h_t, c_t, Wx, Wh, b)",
-        "h_t, c_t = lstm_step(E[np.full(N, start_id)], h_t, c_t, Wx, Wh, b)", "test-greedy_decode"),
-    "greedy decoding keeps writing after the end token": (
-        "greedy_decode", "        for n in np.flatnonzero(~finished):", "        for n in range(N):", "test-greedy_decode"),
+    "reverse_padded reverses the whole padded row, as the chapter did": (
+        "reverse_padded", "np.where(t < L, L - 1 - t, t)", "np.where(t < L, T - 1 - t, t)", "test-reverse_padded"),
+    "reverse_padded is off by one within each sequence": (
+        "reverse_padded", "np.where(t < L, L - 1 - t, t)", "np.where(t < L, (L - t) % T, t)", "test-reverse_padded"),
+    "reverse_padded moves the padding to the front": (
+        "reverse_padded", "np.where(t < L, L - 1 - t, t)", "np.where(t < T - L, t + L, T - 1 - t)", "test-reverse_padded"),
+    "scheduled sampling reads the mask one step late": (
+        "scheduled_sampling_forward", "np.where(use_truth[:, t], ids[:, t], predicted)",
+        "np.where(use_truth[:, t - 1], ids[:, t], predicted)", "test-scheduled_sampling_forward"),
+    "scheduled sampling feeds the previous true token instead of the prediction": (
+        "scheduled_sampling_forward", "np.where(use_truth[:, t], ids[:, t], predicted)",
+        "np.where(use_truth[:, t], ids[:, t], ids[:, t - 1])", "test-scheduled_sampling_forward"),
+    "scheduled sampling starts from a zero state instead of the bridge": (
+        "scheduled_sampling_forward", "h = peeky_rnn_first_state(context, params)",
+        "h = np.zeros((N, params['Wh'].shape[0]))", "test-scheduled_sampling_forward"),
+    "dE by fancy-index assignment loses repeated tokens": (
+        "peeky_rnn_backward", "np.add.at(grads[\"E\"], ids[:, t - 1], dx[:, :D])",
+        "grads[\"E\"][ids[:, t - 1]] += dx[:, :D]", "test-peeky_rnn_backward"),
+    "dWh multiplies by the new state instead of the previous one": (
+        "peeky_rnn_backward", "grads[\"Wh\"] += h_prev.T @ da", "grads[\"Wh\"] += h.T @ da", "test-peeky_rnn_backward"),
+    "the bridge's tanh derivative is forgotten": (
+        "peeky_rnn_backward", "da_bridge = dh_later * (1 - hs[:, 0] ** 2)", "da_bridge = dh_later",
+        "test-peeky_rnn_backward"),
+    "the context's gradient misses the bridge path": (
+        "peeky_rnn_backward", "    dcontext += da_bridge @ params[\"W_bridge\"].T\n", "", "test-peeky_rnn_backward"),
+    "the context's gradient misses the output layer's peek": (
+        "peeky_rnn_backward", "        dcontext += d_output_input[:, H:]  # the peek into the output layer\n", "",
+        "test-peeky_rnn_backward"),
 }

@@ -2,6 +2,17 @@
 # Plausible student bugs, each written into the solution: (answer cell, code replaced, replacement,
 # the test cell that must catch it).
 MUTANTS = {
+    "key/value heads tiled (query head i reads head i % hkv) instead of repeated": (
+        "grouped_query_attention", "k_rep, v_rep = (np.repeat(x, group, axis=1) for x in (k, v))",
+        "k_rep, v_rep = (np.tile(x, (1, group, 1, 1)) for x in (k, v))", "test-grouped_query_attention"),
+    "gradient of a shared key/value head averaged over its group instead of summed": (
+        "grouped_query_attention", "fold = lambda x: x.reshape(N, hkv, group, *x.shape[2:]).sum(axis=2)",
+        "fold = lambda x: x.reshape(N, hkv, group, *x.shape[2:]).mean(axis=2)", "test-grouped_query_attention"),
+    "gradient of a shared key/value head taken from the first query head of its group only": (
+        "grouped_query_attention", "fold = lambda x: x.reshape(N, hkv, group, *x.shape[2:]).sum(axis=2)",
+        "fold = lambda x: x.reshape(N, hkv, group, *x.shape[2:])[:, :, 0]", "test-grouped_query_attention"),
+    "grouped-query dq without the 1/sqrt(d) scale": (
+        "grouped_query_attention", "dq = dscores @ k_rep * scale", "dq = dscores @ k_rep", "test-grouped_query_attention"),
     "dhs forgets the path through the scores": (
         "additive_attention", "dhs = a[:, :, None] * dc[:, None, :] + dpre @ W.T",
         "dhs = a[:, :, None] * dc[:, None, :]", "test-additive_attention"),
@@ -13,28 +24,25 @@ MUTANTS = {
     "softmax over the batch axis": (
         "additive_attention", "a /= a.sum(axis=1, keepdims=True)\n    c =", "a /= a.sum(axis=0, keepdims=True)\n    c =",
         "test-additive_attention"),
-    "no 1/sqrt(d) scaling": (
-        "masked_attention", "scores = q @ k.transpose(0, 2, 1) / np.sqrt(q.shape[-1])",
-        "scores = q @ k.transpose(0, 2, 1)", "test-masked_attention"),
+    "relative distance i - j instead of j - i": (
+        "relative_bias_attention", "distance = np.arange(Tk)[None, :] - np.arange(Tq)[:, None]",
+        "distance = np.arange(Tq)[:, None] - np.arange(Tk)[None, :]", "test-relative_bias_attention"),
+    "relative distances not clipped to +-K": (
+        "relative_bias_attention", "return np.clip(distance, -max_distance, max_distance) + max_distance",
+        "return distance + max_distance", "test-relative_bias_attention"),
+    "relative bias scaled by 1/sqrt(d) together with q . k": (
+        "relative_bias_attention", "scores = q @ k.swapaxes(-1, -2) * q.shape[-1] ** -0.5 + bias_table[:, index]",
+        "scores = (q @ k.swapaxes(-1, -2) + bias_table[:, index]) * q.shape[-1] ** -0.5", "test-relative_bias_attention"),
+    "bias-table gradient by fancy-index += (a column used by several pairs counted once)": (
+        "relative_bias_attention", "np.add.at(dbias_table, (slice(None), index), dscores.sum(axis=0))",
+        "dbias_table[:, index] += dscores.sum(axis=0)", "test-relative_bias_attention"),
+    "bias-table gradient from the first sequence of the batch only": (
+        "relative_bias_attention", "np.add.at(dbias_table, (slice(None), index), dscores.sum(axis=0))",
+        "np.add.at(dbias_table, (slice(None), index), dscores[0])", "test-relative_bias_attention"),
     "fully masked row left to 0/0 = NaN": (
-        "masked_attention", "weights = weights / np.where(total > 0, total, 1)", "weights = weights / total",
-        "test-masked_attention"),
+        "relative_bias_attention", "weights = weights / np.where(total > 0, total, 1)", "weights = weights / total",
+        "test-relative_bias_attention"),
     "mask sign flipped (True = ignore, nn.MultiheadAttention's convention)": (
-        "masked_attention", "scores = np.where(mask, scores, -np.inf)", "scores = np.where(~mask, scores, -np.inf)",
-        "test-masked_attention"),
-    "dk without the scale": (
-        "masked_attention", "dk = dscores.transpose(0, 2, 1) @ q * scale", "dk = dscores.transpose(0, 2, 1) @ q",
-        "test-masked_attention"),
-    "softmax backward without the row sum": (
-        "masked_attention", "dscores = weights * (dweights - np.sum(dweights * weights, axis=-1, keepdims=True))",
-        "dscores = weights * dweights", "test-masked_attention"),
-    "split_heads reshapes to (N, h, T, d) directly, mixing positions and heads": (
-        "multi_head", "return x.reshape(N, T, num_heads, D // num_heads).transpose(0, 2, 1, 3)",
-        "return x.reshape(N, num_heads, T, D // num_heads)", "test-multi_head"),
-    "in_proj_weight used without the transpose": (
-        "multi_head", "qkv = x @ in_proj_weight.T + in_proj_bias", "qkv = x @ in_proj_weight.reshape(D, 3 * D) + in_proj_bias",
-        "test-multi_head"),
-    "out_proj forgotten": (
-        "multi_head", "return merged @ out_proj_weight.T + out_proj_bias", "return merged",
-        "test-multi_head"),
+        "relative_bias_attention", "scores = np.where(mask[:, None], scores, -np.inf)",
+        "scores = np.where(~mask[:, None], scores, -np.inf)", "test-relative_bias_attention"),
 }
