@@ -26,11 +26,12 @@ pytestmark = pytest.mark.slow  # builds, grades or drives a browser: `-m "not sl
 
 EXERCISE = "01_softmax_ce_kl"
 COURSE_ID = "seqmodels"  # lab_config/nbgrader_config.py's
-# A plausible slip in task 1: shifting by the maximum but forgetting the log-sum-exp, so the
-# rows are not normalized. The visible test of log_softmax catches it.
-WRONG_LOG_SOFTMAX = '''def log_softmax(x, axis=-1):
-    return x - np.max(x, axis=axis, keepdims=True)
-'''
+
+def forgot_to_return(code: str) -> str:
+    """``code``, then its first function redefined to return nothing (the body's last line, say,
+    forgotten): a slip the task's visible tests catch, whatever the task is."""
+    name = code.split("def ", 1)[1].split("(", 1)[0]
+    return f"{code.rstrip()}\n\n\ndef {name}(*args, **kwargs):\n    pass\n"
 VIEWPORT = {"width": 1400, "height": 900}
 
 
@@ -149,12 +150,13 @@ def test_validate_reports_success_then_the_failing_task(browser, student_lab):
     assert "Success" in report and "passes" in report, f"Validate did not report success:\n{report}"
     close_dialog(page)
 
-    set_cell_source(page, "log_softmax", WRONG_LOG_SOFTMAX)
+    first = next(iter(solutions))
+    set_cell_source(page, first, forgot_to_return(solutions[first]))
     report = run_all_and_validate(page)
     screenshot(page, "lab-validate-failure")
     assert "failed" in report.lower(), f"Validate did not report the wrong answer:\n{report}"
-    assert "log_softmax" in report, f"the failure does not name the task (log_softmax):\n{report}"
-    others = [grade_id for grade_id in solutions if grade_id != "log_softmax"]
+    assert first in report, f"the failure does not name the task ({first}):\n{report}"
+    others = [grade_id for grade_id in solutions if grade_id != first]
     assert not [g for g in others if f"test-{g}" in report or f"{g}(" in report], \
         f"Validate blames tasks that are right:\n{report}"
     close_dialog(page)
