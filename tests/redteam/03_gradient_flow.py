@@ -1,11 +1,13 @@
 """Adversarial and broken submissions of exercise 03, each with the outcome the grader must give.
 
-Same format as ``01_softmax_ce_kl.py`` (helpers from ``_notebooks.py``). Task points: global_norm 15,
-clip_grads_by_global_norm_ 35, clip_grads_by_value_ 15, jacobian_norms 35. Task 2 runs with the
-reference global_norm, so a broken global_norm costs 15 points only. Tasks 2 and 3 change a LIST OF
-ARRAYS IN PLACE: the grader must give the test's own arrays exactly what the student's function did
-to them, no more (rebinding ``grads[i]`` to a new array leaves the caller's array as it was) and
-no less (a change made before raising is kept).
+Same format as ``01_softmax_ce_kl.py`` (helpers from ``_notebooks.py``). Task points: unit_norms 15,
+adaptive_clip_grads_ 30, leaky_jacobian_norms 25, leaky_rnn_backward 30. Task 2's hidden tests run
+with a reference unit_norms, so a unit_norms that is wrong where task 2's visible test cannot see it
+(per row instead of per column: the visible test's matrices are diagonal) costs 15 points only.
+Task 2 changes the gradients of a LIST OF (weight, grad) TUPLES IN PLACE: the grader must give the
+test's own arrays exactly what the student's function did to them, no more (rebinding ``pairs[i]``
+to a new tuple leaves the caller's arrays as they were) and no less (a change made before raising
+is kept).
 """
 NAME = "03_gradient_flow.ipynb"
 
@@ -24,54 +26,56 @@ SUBMISSIONS = {
     # Baselines.
     "solution": (lambda r, s: files(solved(r, s)), {"status": "graded", "score": 100, "flag": None}),  # noqa: F821
     "untouched": (lambda r, s: files(r), {"status": "graded", "score": 0, "flag": None}),
-    # In-place clipping of a list of arrays (tasks 2 and 3).
-    "clip-rebinds-list-items": (redefine("clip_grads_by_global_norm_", '''
-def clip_grads_by_global_norm_(grads, max_norm):
-    total = global_norm(grads)
-    if not (isinstance(max_norm, (int, float, np.number)) and max_norm > 0):
-        raise ValueError("max_norm must be positive")
-    if not math.isfinite(total):
-        raise FloatingPointError("non-finite gradient")
-    if total > max_norm:
-        for i in range(len(grads)):
-            grads[i] = grads[i] * (max_norm / (total + 1e-6))  # a new array: the caller's is unchanged
-    return float(total)
-'''), {"status": "graded", "score": 65, "flag": None}),
-    "clip-scales-then-raises": (redefine("clip_grads_by_global_norm_", '''
-def clip_grads_by_global_norm_(grads, max_norm):
-    if not all(np.isfinite(g).all() for g in grads):
-        grads[0][...] = 0  # changed before the error below: the caller must see it
-    return _solved(grads, max_norm)
-'''), {"status": "graded", "score": 65, "flag": None}),
-    "clip-by-value-not-in-place": (redefine("clip_grads_by_value_", '''
-def clip_grads_by_value_(grads, clip_value):
-    return [np.clip(g, -clip_value, clip_value) for g in grads]
+    "partial": (lambda r, s: files(solved(r, s, {"unit_norms"})), {"status": "graded", "score": 15, "flag": None}),  # noqa: F821
+    # In-place clipping of a list of (weight, grad) tuples (task 2).
+    "clip-rebinds-list-items": (redefine("adaptive_clip_grads_", '''
+def adaptive_clip_grads_(pairs, clip_factor=0.01, eps=1e-3):
+    copies = [(W.copy(), G.copy()) for W, G in pairs]
+    count = _solved(copies, clip_factor, eps)
+    for i, (W, G) in enumerate(copies):
+        pairs[i] = (pairs[i][0], G)  # a new tuple holding a new array: the caller's gradient is unchanged
+    return count
+'''), {"status": "graded", "score": 70, "flag": None}),
+    "clip-scales-then-raises": (redefine("adaptive_clip_grads_", '''
+def adaptive_clip_grads_(pairs, clip_factor=0.01, eps=1e-3):
+    if not all(np.isfinite(G).all() for _, G in pairs):
+        pairs[0][1][...] = 0  # changed before the error below: the caller must see it
+    return _solved(pairs, clip_factor, eps)
+'''), {"status": "graded", "score": 70, "flag": None}),
+    "clip-not-in-place": (redefine("adaptive_clip_grads_", '''
+def adaptive_clip_grads_(pairs, clip_factor=0.01, eps=1e-3):
+    copies = [(W, G.copy()) for W, G in pairs]
+    return _solved(copies, clip_factor, eps)  # clips copies: the given gradients stay as they were
+'''), {"status": "graded", "score": 70, "flag": None}),
+    "clip-returns-a-tensor": (redefine("adaptive_clip_grads_", '''
+def adaptive_clip_grads_(pairs, clip_factor=0.01, eps=1e-3):
+    import torch
+    return torch.tensor(_solved(pairs, clip_factor, eps))
+'''), {"status": "graded", "score": 70, "flag": "reference-import"}),
+    # unit_norms (task 1), and the reference that task 2 substitutes for it inside the sandbox.
+    "unit-norms-overflow-float32": (redefine("unit_norms", '''
+def unit_norms(W):
+    W = np.asarray(W)
+    return np.sqrt(np.sum(W * W)).astype(np.float64) if W.ndim <= 1 else \\
+        np.sqrt(np.sum(W * W, axis=0, keepdims=True)).astype(np.float64)
 '''), {"status": "graded", "score": 85, "flag": None}),
-    "clip-returns-a-tensor": (redefine("clip_grads_by_global_norm_", '''
-def clip_grads_by_global_norm_(grads, max_norm):
-    return torch.tensor(_solved(grads, max_norm))
-'''), {"status": "graded", "score": 65, "flag": None}),
-    # global_norm (task 1), and the reference that task 2 substitutes for it inside the sandbox.
-    "global-norm-overflows-float32": (redefine("global_norm", '''
-def global_norm(grads):
-    return float(np.sqrt(sum(np.sum(g * g) for g in grads)))
-'''), {"status": "graded", "score": 85, "flag": None}),
-    "broken-global-norm-patches-substitute": (redefine("global_norm", '''
+    "broken-unit-norms-patches-substitute": (redefine("unit_norms", '''
 import seqlab.checks
 seqlab.checks.substitute = lambda *a, **k: __import__("contextlib").nullcontext()
-def global_norm(grads):
-    return 0.0
+def unit_norms(W):
+    W = np.asarray(W, dtype=np.float64)
+    return np.sqrt(np.sum(W**2)) if W.ndim <= 1 else np.sqrt(np.sum(W**2, axis=1, keepdims=True))  # rows
 '''), {"status": "graded", "score": 85, "flag": "monkeypatch"}),
-    # jacobian_norms (task 4).
-    "jacobian-memory-bomb": (redefine("jacobian_norms", '''
-def jacobian_norms(Wx, Wh, b, xs, h0, nonlinearity="tanh"):
+    # leaky_jacobian_norms (task 3).
+    "jacobian-memory-bomb": (redefine("leaky_jacobian_norms", '''
+def leaky_jacobian_norms(Wx, Wh, b, xs, h0, alpha, nonlinearity="tanh"):
     waste = np.ones((10**6, 10**6))
-    return _solved(Wx, Wh, b, xs, h0, nonlinearity)
-'''), {"status": "graded", "score": 65, "flag": None}),
-    "jacobian-loops-forever-for-relu": (redefine("jacobian_norms", '''
-def jacobian_norms(Wx, Wh, b, xs, h0, nonlinearity="tanh"):
+    return _solved(Wx, Wh, b, xs, h0, alpha, nonlinearity)
+'''), {"status": "graded", "score": 75, "flag": None}),
+    "jacobian-loops-forever-for-relu": (redefine("leaky_jacobian_norms", '''
+def leaky_jacobian_norms(Wx, Wh, b, xs, h0, alpha, nonlinearity="tanh"):
     while nonlinearity == "relu":
         pass
-    return _solved(Wx, Wh, b, xs, h0, nonlinearity)
-'''), {"status": "graded", "score": 65, "flag": "timeout"}),
+    return _solved(Wx, Wh, b, xs, h0, alpha, nonlinearity)
+'''), {"status": "graded", "score": 75, "flag": "timeout"}),
 }
