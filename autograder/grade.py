@@ -235,6 +235,11 @@ def ensure_in_gradebook(course: Course) -> None:
     from nbgrader.api import Course as CourseRow
     from nbgrader.api import Gradebook, MissingEntry
 
+    # nbgrader's Gradebook runs the environment's `alembic` by name: find it without `.venv/bin` on PATH.
+    tools = str(Path(sys.executable).parent)
+    if tools not in os.environ.get("PATH", "").split(os.pathsep):
+        os.environ["PATH"] = os.pathsep.join(filter(None, [tools, os.environ.get("PATH")]))
+
     db_url = course.db_url or (f"sqlite:///{course.root / 'gradebook.db'}" if course.root != REPO
                                else f"sqlite:///{REPO / VAR / 'gradebook.db'}")
     with Gradebook(db_url) as gradebook:

@@ -46,9 +46,10 @@ def check_close(name: str, got, expected, rtol: float = 1e-5, atol: float = 1e-7
         where = tuple(int(i) for i in np.argwhere(bad)[0])
         scale = np.maximum(np.abs(got), np.abs(expected))
         rel = float(np.max(np.where(finite & (scale > 0), diff / np.where(scale > 0, scale, 1), 0)))
+        digits = next((d for d in (6, 9, 12, 17) if f"{expected[where]:.{d}g}" != f"{got[where]:.{d}g}"), 17)
         raise AssertionError(
             f"{name} is wrong: largest relative error {rel:.1e}; first mismatch at index {where}: "
-            f"expected {expected[where]:.6g}, got {got[where]:.6g}. {hint}".strip()
+            f"expected {expected[where]:.{digits}g}, got {got[where]:.{digits}g}. {hint}".strip()
         )
 
 
