@@ -12,6 +12,8 @@ MUTANTS = {
     "memory span counts the steps whose own gate passes the threshold": (
         "update_gate_retention", "return np.sum(retention >= threshold, axis=1)",
         "return np.sum(np.asarray(z) >= threshold, axis=1)", "test-update_gate_retention"),
+    "memory span counts only retentions strictly above the threshold": (
+        "update_gate_retention", "retention >= threshold", "retention > threshold", "test-update_gate_retention"),
     "memory span ignores the threshold argument": (
         "update_gate_retention", "return np.sum(retention >= threshold, axis=1)",
         "return np.sum(retention >= 0.5, axis=1)", "test-update_gate_retention"),
