@@ -20,6 +20,8 @@ MUTANTS = {
         "test-masked_rnn_backward"),
     "dhs at padded positions ignored": (
         "masked_rnn_backward", "g = dhs[:, t] + dh", "g = m * dhs[:, t] + dh", "test-masked_rnn_backward"),
+    "dhs changed in place: the caller's gradient is overwritten": (
+        "masked_rnn_backward", "g = dhs[:, t] + dh", "g = dhs[:, t]\n        g += dh", "test-masked_rnn_backward"),
     "step 0 reads hs[:, -1] (the last state) instead of h0": (
         "masked_rnn_backward", "h_prev = hs[:, t - 1] if t > 0 else h0", "h_prev = hs[:, t - 1]",
         "test-masked_rnn_backward"),
@@ -31,6 +33,9 @@ MUTANTS = {
         "reverse_order = list(range(T)), list(range(T))", "test-masked_birnn_backward"),
     "dxs of the reverse direction dropped": (
         "masked_birnn_backward", "return dxs_f + dxs_r,", "return dxs_f,", "test-masked_birnn_backward"),
+    "douts changed in place through a view of one direction's half": (
+        "masked_birnn_backward", "g = dstates[:, t] + dstate", "g = dstates[:, t]\n            g += dstate",
+        "test-masked_birnn_backward"),
     "dh0 of the two directions in the wrong order": (
         "masked_birnn_backward", "np.stack([dh0_f, dh0_r])", "np.stack([dh0_r, dh0_f])", "test-masked_birnn_backward"),
 }
