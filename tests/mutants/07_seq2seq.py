@@ -14,6 +14,10 @@ MUTANTS = {
     "scheduled sampling feeds the previous true token instead of the prediction": (
         "scheduled_sampling_forward", "np.where(use_truth[:, t], ids[:, t], predicted)",
         "np.where(use_truth[:, t], ids[:, t], ids[:, t - 1])", "test-scheduled_sampling_forward"),
+    "scheduled sampling predicts from a teacher-forced run, not from the inputs it was fed": (
+        "scheduled_sampling_forward", "predicted = np.argmax(scores[-1], axis=1)",
+        "predicted = np.argmax(peeky_rnn_forward(ids, context, params)[0][:, t - 1], axis=1)",
+        "test-scheduled_sampling_forward"),
     "scheduled sampling starts from a zero state instead of the bridge": (
         "scheduled_sampling_forward", "h = peeky_rnn_first_state(context, params)",
         "h = np.zeros((N, params['Wh'].shape[0]))", "test-scheduled_sampling_forward"),
