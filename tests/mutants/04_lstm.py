@@ -15,6 +15,9 @@ MUTANTS = {
         "test-tied_embedding_lm_grads"),
     "tied gradient from the output use only": (
         "tied_embedding_lm_grads", "np.add.at(dE, ids, dlogits @ E)", "pass", "test-tied_embedding_lm_grads"),
+    "log of a softmax that has underflowed to 0": (
+        "tied_embedding_lm_grads", "log_probs = logits - np.log(np.exp(logits).sum(axis=-1, keepdims=True))",
+        "log_probs = np.log(np.exp(logits) / np.exp(logits).sum(axis=-1, keepdims=True))", "test-tied_embedding_lm_grads"),
     "loss averaged over the sequences, summed over time": (
         "tied_embedding_lm_grads", "count = ids.size", "count = ids.shape[0]", "test-tied_embedding_lm_grads"),
     "cell gradient misses the output gate's peephole": (
@@ -37,6 +40,9 @@ MUTANTS = {
         "test-peephole_lstm_sequence_backward"),
     "cell gradient not carried back through time": (
         "peephole_lstm_sequence_backward", 'dc = step["dc_prev"]', "dc = np.zeros_like(dc)",
+        "test-peephole_lstm_sequence_backward"),
+    "gradients carried back in float64 whatever the inputs' dtype": (
+        "peephole_lstm_sequence_backward", "dh = np.zeros((N, H), dhs.dtype)", "dh = np.zeros((N, H))",
         "test-peephole_lstm_sequence_backward"),
     "weight gradients of one step, not summed over time": (
         "peephole_lstm_sequence_backward", "sums.get(name, 0) + step[name]", "step[name]",
