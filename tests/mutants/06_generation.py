@@ -49,6 +49,9 @@ MUTANTS = {
     "Gumbel noise added to the probabilities instead of the log-probabilities": (
         "gumbel_top_k_sample", "perturbed = scores + np.random",
         "perturbed = np.exp(scores - scores.max(axis=-1, keepdims=True)) + np.random", "test-gumbel_top_k_sample"),
+    "Gumbel noise added to the log of probabilities computed in linear space (a token whose q underflows is never drawn)": (
+        "gumbel_top_k_sample", "perturbed = scores + np.random",
+        "perturbed = np.log(np.exp(scores - scores.max(axis=-1, keepdims=True))) + np.random", "test-gumbel_top_k_sample"),
     "k independent Gumbel-max draws (with replacement)": (
         "gumbel_top_k_sample", 'return np.argsort(-perturbed, axis=-1, kind="stable")[:, :k]',
         "return np.stack([np.argmax(scores + np.random.default_rng(seed + i).gumbel(size=(B, V)), axis=-1) for i in range(k)], axis=1)",
