@@ -11,6 +11,9 @@ MUTANTS = {
     "gradient of a shared key/value head taken from the first query head of its group only": (
         "grouped_query_attention", "fold = lambda x: x.reshape(N, hkv, group, *x.shape[2:]).sum(axis=2)",
         "fold = lambda x: x.reshape(N, hkv, group, *x.shape[2:])[:, :, 0]", "test-grouped_query_attention"),
+    "gradient of the shared key/value heads folded as (group, hkv) instead of (hkv, group)": (
+        "grouped_query_attention", "fold = lambda x: x.reshape(N, hkv, group, *x.shape[2:]).sum(axis=2)",
+        "fold = lambda x: x.reshape(N, group, hkv, *x.shape[2:]).sum(axis=1)", "test-grouped_query_attention"),
     "grouped-query dq without the 1/sqrt(d) scale": (
         "grouped_query_attention", "dq = dscores @ k_rep * scale", "dq = dscores @ k_rep", "test-grouped_query_attention"),
     "dhs forgets the path through the scores": (
@@ -39,6 +42,9 @@ MUTANTS = {
     "bias-table gradient from the first sequence of the batch only": (
         "relative_bias_attention", "np.add.at(dbias_table, (slice(None), index), dscores.sum(axis=0))",
         "np.add.at(dbias_table, (slice(None), index), dscores[0])", "test-relative_bias_attention"),
+    "backward recomputes the weights without the mask": (
+        "relative_bias_attention", "_, weights = relative_bias_attention(q, k, v, bias_table, mask)",
+        "_, weights = relative_bias_attention(q, k, v, bias_table, np.ones_like(mask))", "test-relative_bias_attention"),
     "fully masked row left to 0/0 = NaN": (
         "relative_bias_attention", "weights = weights / np.where(total > 0, total, 1)", "weights = weights / total",
         "test-relative_bias_attention"),
