@@ -39,6 +39,18 @@ MUTANTS = {
     "Jacobian with Wh instead of its transpose": (
         "leaky_jacobian_norms", "WhT = np.asarray(Wh, dtype=np.float64).T", "WhT = np.asarray(Wh, dtype=np.float64)",
         "test-leaky_jacobian_norms"),
+    "Jacobian estimated by central differences on h0 instead of derived": (
+        "leaky_jacobian_norms", "    hs, As = leaky_rnn_forward(Wx, Wh, b, xs, h0, alpha, nonlinearity)\n",
+        "    h0 = np.asarray(h0, dtype=np.float64)\n"
+        "    estimate = np.empty((h0.shape[0], np.shape(xs)[1], h0.shape[1], h0.shape[1]))\n"
+        "    for j in range(h0.shape[1]):\n"
+        "        step = np.zeros(h0.shape[1])\n"
+        "        step[j] = 1e-5\n"
+        "        plus = leaky_rnn_forward(Wx, Wh, b, xs, h0 + step, alpha, nonlinearity)[0]\n"
+        "        minus = leaky_rnn_forward(Wx, Wh, b, xs, h0 - step, alpha, nonlinearity)[0]\n"
+        "        estimate[..., j] = (plus - minus) / 2e-5\n"
+        "    return np.linalg.norm(estimate, ord=2, axis=(2, 3))\n",
+        "test-leaky_jacobian_norms"),
     # Task 4: leaky_rnn_backward.
     "gradient to h_{t-1} without the kept part (1 - alpha) dh": (
         "leaky_rnn_backward", "dh_later = (1 - alpha) * dh + da @ Wh.T", "dh_later = da @ Wh.T",
@@ -49,5 +61,11 @@ MUTANTS = {
         "leaky_rnn_backward", "slopes = 1 - np.tanh(As) ** 2 if", "slopes = 1 - hs**2 if", "test-leaky_rnn_backward"),
     "only the loss at the last step sent back": (
         "leaky_rnn_backward", "dh = dhs[:, t] + dh_later", "dh = (dhs[:, t] if t == T - 1 else 0) + dh_later",
+        "test-leaky_rnn_backward"),
+    "gradients estimated by central differences (numerical_gradient) instead of backpropagated": (
+        "leaky_rnn_backward", "    hs, As = leaky_rnn_forward(Wx, Wh, b, xs, h0, alpha, nonlinearity)\n",
+        "    inputs = [np.array(a, dtype=np.float64) for a in (xs, h0, Wx, Wh, b)]\n"
+        "    loss = lambda: float(np.sum(leaky_rnn_forward(*inputs[2:], *inputs[:2], alpha, nonlinearity)[0] * dhs))\n"
+        "    return tuple(numerical_gradient(loss, a, eps=1e-5) for a in inputs)\n",
         "test-leaky_rnn_backward"),
 }
