@@ -27,6 +27,14 @@ MUTANTS = {
         "temperature_nll", "gaps = logits - logits[rows, labels][:, None]", "gaps = logits", "test-temperature_nll"),
     "temperature derivative with the wrong sign": (
         "temperature_nll", "dnll_dT = -np.mean(", "dnll_dT = np.mean(", "test-temperature_nll"),
+    "temperature derivative by a central difference quotient of the NLL": (
+        "temperature_nll", "dnll_dT = -np.mean(np.sum(np.exp(log_probs) * gaps, axis=1)) / T**2",
+        "def nll_at(t):\n"
+        "        z = np.asarray(logits, dtype=np.float64) / t  # float64, or float32 round-off swamps the quotient\n"
+        "        scaled = z - z.max(axis=1, keepdims=True)\n"
+        "        return -np.mean((scaled - np.log(np.exp(scaled).sum(axis=1, keepdims=True)))[rows, labels])\n"
+        "    dnll_dT = (nll_at(T * (1 + 1e-5)) - nll_at(T * (1 - 1e-5))) / (2e-5 * T)",
+        "test-temperature_nll"),
     "temperature fit stops after a few bisection steps": (
         "fit_temperature", "for _ in range(100):", "for _ in range(12):", "test-fit_temperature"),
     "temperature fit returns 1 / T": (
