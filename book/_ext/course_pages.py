@@ -8,13 +8,21 @@
   branch the website is published from (``html_context.colab_notebooks_branch``, default
   ``gh-pages``, what ``ghp-import`` pushes). Exercise pages are notebooks and keep the theme's link.
 - The home page's browser title is "Home — <book title>", not the book title twice.
+- Each term of the glossary's tables is a main index entry with an anchor on its row, so that the
+  site's search lists the glossary first for a term (a page that merely uses "forget gate" often
+  would outrank it otherwise), and the result links to the term's row.
 """
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from urllib.parse import urlparse
 
+from docutils import nodes
+from sphinx import addnodes
+
 STATIC = Path(__file__).resolve().parent / "static"
+GLOSSARY = "book/glossary"
 
 
 def _add_static(app):
@@ -41,10 +49,31 @@ def _home_page_title(app, pagename, templatename, context, doctree):
         context["title"] = "Home"
 
 
+def _index_glossary_terms(app, doctree):
+    if app.env.docname != GLOSSARY:
+        return
+    seen: set[str] = set()
+    for table in doctree.findall(nodes.table):
+        for row in table.findall(nodes.row):
+            if isinstance(row.parent, nodes.thead):
+                continue
+            term = row.children[0].astext().strip()
+            if not term:
+                continue
+            target = "term-" + re.sub(r"[^a-z0-9]+", "-", term.lower()).strip("-")
+            if target in seen:
+                continue
+            seen.add(target)
+            row["ids"].append(target)
+            entry = addnodes.index(entries=[("single", term, target, "main", None)])
+            row.children[0].insert(0, entry)
+
+
 def setup(app):
     app.connect("builder-inited", _add_static)
     app.add_css_file("course.css")
     # After sphinx-book-theme (default priority 500) has built the launch buttons.
     app.connect("html-page-context", _colab_opens_the_executed_notebook, priority=800)
     app.connect("html-page-context", _home_page_title, priority=800)
+    app.connect("doctree-read", _index_glossary_terms)
     return {"parallel_read_safe": True, "parallel_write_safe": True}
