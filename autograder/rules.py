@@ -36,30 +36,26 @@ AUTOGRAD_PACKAGES = ("torch", "functorch", "torchgen", "jax", "jaxlib", "autogra
 HIDDEN_BEGIN, HIDDEN_END = "### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS"
 
 
+def _split_hidden(source: str) -> tuple[str, str]:
+    """A cell's source as (what the release shows, its hidden-test blocks), each joined by lines."""
+    parts: tuple[list[str], list[str]] = ([], [])
+    hidden = False
+    for line in source.splitlines():
+        if line.strip() in (HIDDEN_BEGIN, HIDDEN_END):
+            hidden = line.strip() == HIDDEN_BEGIN
+        else:
+            parts[hidden].append(line)
+    return "\n".join(parts[0]), "\n".join(parts[1])
+
+
 def visible_part(source: str) -> str:
     """A cell's source without its hidden-test blocks: what the release shows."""
-    kept, hidden = [], False
-    for line in source.splitlines():
-        if line.strip() == HIDDEN_BEGIN:
-            hidden = True
-        elif line.strip() == HIDDEN_END:
-            hidden = False
-        elif not hidden:
-            kept.append(line)
-    return "\n".join(kept)
+    return _split_hidden(source)[0]
 
 
 def hidden_part(source: str) -> str:
     """The hidden-test blocks of a cell's source, joined."""
-    kept, hidden = [], False
-    for line in source.splitlines():
-        if line.strip() == HIDDEN_BEGIN:
-            hidden = True
-        elif line.strip() == HIDDEN_END:
-            hidden = False
-        elif hidden:
-            kept.append(line)
-    return "\n".join(kept)
+    return _split_hidden(source)[1]
 
 
 def imports_of(source: str) -> list[tuple[str, str | None, int]]:

@@ -12,7 +12,6 @@ helpers the tests use, or end the process that runs the tests.
 """
 from __future__ import annotations
 
-import ast
 import builtins
 import contextlib
 import io
@@ -32,22 +31,6 @@ SUCCESS_LOOKALIKE = "tests passed"  # what the exercises' test cells print; a st
 
 class StudentCodeError(Exception):
     """The student's function raised an exception that is not one of Python's built-in ones."""
-
-
-def defined_names(source: str) -> list[str]:
-    """Top-level names an answer cell of the SOURCE notebook defines (functions, classes, variables)."""
-    try:
-        tree = ast.parse(source)
-    except SyntaxError:
-        return []
-    names: list[str] = []
-    for node in tree.body:
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-            names.append(node.name)
-        elif isinstance(node, (ast.Assign, ast.AnnAssign)):
-            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
-            names += [t.id for t in targets if isinstance(t, ast.Name)]
-    return list(dict.fromkeys(names))
 
 
 def reference_reaches(cells: list[tuple[str, str]]) -> list[str]:
@@ -305,7 +288,7 @@ def grade(source: nbformat.NotebookNode, normalized: nbformat.NotebookNode, work
     """
     source_cells = {sub.nbgrader_meta(c).get("grade_id"): c for c in source.cells if sub.nbgrader_meta(c).get("grade_id")}
     answer_names = list(dict.fromkeys(n for c in source.cells if sub.is_answer(c) and c.cell_type == "code"
-                                      for n in defined_names(c.source)))
+                                      for n in rules.defined_names(c.source)))
     sandbox_cells = []
     for index, cell in enumerate(normalized.cells):
         if cell.cell_type != "code" or sub.is_test(cell):
