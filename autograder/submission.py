@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import copy
 import json
+import os
+import stat
 from pathlib import Path
 
 import nbformat
@@ -48,9 +50,6 @@ def submitted_files(folder: Path, root: Path | None = None) -> tuple[list[Path],
     be a real folder (as is every folder between it and ``root``), and its files are capped in number
     and total size; otherwise Malformed.
     """
-    import os
-    import stat
-
     if root is not None:  # every folder between the grader's root and the submission is a real one
         for parent in [p for p in folder.parents if p.is_relative_to(root) and p != root]:
             if parent.is_symlink():
@@ -70,13 +69,13 @@ def submitted_files(folder: Path, root: Path | None = None) -> tuple[list[Path],
         relative = pending.pop()
         with os.scandir(folder / relative) as entries:
             for entry in sorted(entries, key=lambda e: e.name):
-                mode = entry.stat(follow_symlinks=False).st_mode
-                path = relative / entry.name
+                info = entry.stat(follow_symlinks=False)
+                mode, path = info.st_mode, relative / entry.name
                 if stat.S_ISDIR(mode):
                     pending.append(path)
                 elif stat.S_ISREG(mode):
                     files.append(path)
-                    total += entry.stat(follow_symlinks=False).st_size
+                    total += info.st_size
                 else:
                     flags.append(f"refused-file: {path} is a {_kind(mode)}; it was not copied, and the "
                                  "submission was graded without it")
@@ -90,8 +89,6 @@ def submitted_files(folder: Path, root: Path | None = None) -> tuple[list[Path],
 
 
 def _kind(mode: int) -> str:
-    import stat
-
     for test, name in ((stat.S_ISLNK, "symbolic link"), (stat.S_ISFIFO, "FIFO"), (stat.S_ISSOCK, "socket"),
                        (stat.S_ISCHR, "character device"), (stat.S_ISBLK, "block device"),
                        (stat.S_ISREG, "file"), (stat.S_ISDIR, "folder")):
@@ -107,8 +104,6 @@ def copy_files(folder: Path, files: list[Path], destination: Path, skip: tuple[s
     Each file is opened without following links (O_NOFOLLOW), so a file swapped for a link after
     the folder was listed is not copied either.
     """
-    import os
-
     destination.mkdir(parents=True, exist_ok=True)
     for relative in files:
         if relative.name in skip or (skip_hidden and any(part.startswith(".") for part in relative.parts)):
@@ -120,7 +115,7 @@ def copy_files(folder: Path, files: list[Path], destination: Path, skip: tuple[s
         except OSError:
             continue
         with os.fdopen(fd, "rb") as source, open(target, "wb") as out:
-            if not __import__("stat").S_ISREG(os.fstat(source.fileno()).st_mode):
+            if not stat.S_ISREG(os.fstat(source.fileno()).st_mode):
                 continue
             while chunk := source.read(2**20):
                 out.write(chunk)
@@ -142,8 +137,6 @@ def read_submission(folder: Path, assignment: str, max_bytes: int = MAX_NOTEBOOK
     if size > max_bytes:
         raise Malformed(f"enormous file: {expected.name} is {size / 2**20:.1f} MiB, over the limit of "
                         f"{max_bytes / 2**20:.0f} MiB (clear the outputs and submit again)")
-    import os
-
     with os.fdopen(os.open(expected, os.O_RDONLY | os.O_NOFOLLOW), "rb") as f:  # never through a link
         raw = f.read(max_bytes + 1)
     try:
