@@ -260,7 +260,8 @@ class MultiHeadAttention:
     None it is self-attention, and the three projections are one matmul; backward(dout) then
     returns ``dx``; after cross-attention it returns ``(dquery, dkey, dvalue)``. mask: boolean,
     True = attend, broadcastable to (N, h, Tq, Tk); :func:`padding_mask` gives (N, Tk), pass it
-    as ``mask[:, None, None, :]``. The head-averaged weights of the last forward are in ``attention_weights``.
+    as ``mask[:, None, None, :]``. The weights of the last forward are in ``head_weights`` (N, h, Tq, Tk)
+    and, averaged over the heads, in ``attention_weights``.
     """
 
     param_names = ("W_in", "b_in", "W_out", "b_out")
@@ -275,7 +276,7 @@ class MultiHeadAttention:
         self.params = [W_in, b_in, W_out, b_out]
         self.grads = [np.zeros_like(p) for p in self.params]
         self.num_heads = num_heads
-        self.attention_weights = None
+        self.attention_weights = self.head_weights = None
         self.cache = None
 
     @classmethod
@@ -322,7 +323,8 @@ class MultiHeadAttention:
         heads, attention_cache = scaled_dot_product_attention(
             self._split_heads(q), self._split_heads(k), self._split_heads(v), mask)  # (N, h, Tq, d)
         merged = self._merge_heads(heads)  # (N, Tq, D)
-        self.attention_weights = attention_cache[3].mean(axis=1)  # (N, Tq, Tk), nn.MultiheadAttention's average
+        self.head_weights = attention_cache[3]  # (N, h, Tq, Tk): each head's own
+        self.attention_weights = self.head_weights.mean(axis=1)  # (N, Tq, Tk), nn.MultiheadAttention's average
         self.cache = (self_attention, query, key, value, merged, attention_cache)
         return merged @ W_out + b_out
 

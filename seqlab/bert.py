@@ -1,4 +1,4 @@
-"""A tiny BERT in PyTorch and its data: sentence pairs, masked-LM masking, next-sentence pairs.
+"""BERT from scratch in NumPy, and its data: inputs with segments, masked-LM masking, a sentence task.
 
 Taught in: book/09_bert.md
 
@@ -9,20 +9,25 @@ padded on the right with ``[PAD]``; its segment ids are 0 up to the first ``[SEP
 (0 on padding, as BERT's ``token_type_ids``). Labels use ``IGNORE_INDEX = -100`` where there is no
 target, the default ``ignore_index`` of ``F.cross_entropy``.
 
-The encoder is a stack of ``nn.TransformerEncoderLayer(D, h, d_ff, batch_first=True)`` in BERT's
-post-norm placement: the layer chapter 8 proves equal to its NumPy ``TransformerEncoderBlock``.
+The model is built from chapter 8's NumPy blocks: three embeddings summed and normalized
+(:class:`BertEmbeddings`), a stack of post-norm ``TransformerEncoderBlock``, and a masked-LM head
+tied to the token embedding (:class:`Bert`); :class:`BertClassifier` reads the final state of
+``[CLS]``. Its PyTorch twin, ``TinyBert``, is in :mod:`seqlab.bert_torch`; the weight conversions
+in :mod:`seqlab.convert_attention`.
 """
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass, field
+from typing import Callable
 
 import numpy as np
-import torch
-import torch.nn.functional as F
-from torch import nn
 
+from seqlab.attention import LayerNorm, TransformerEncoderBlock
 from seqlab.batching import pad_sequences
 from seqlab.corpora import EOS, MarkovLanguage, Vocabulary
+from seqlab.layers import Affine, Embedding, SoftmaxCrossEntropy
+from seqlab.optim import Adam
 from seqlab.progress import progress_bar
 
 PAD, CLS, SEP, MASK = "[PAD]", "[CLS]", "[SEP]", "[MASK]"
@@ -71,23 +76,6 @@ def encode_inputs(firsts: list[np.ndarray], seconds: list[np.ndarray] | None = N
         sequences.append(ids)
         segments.append(segment)
     return pad_sequences(sequences, PAD_ID, length), pad_sequences(segments, 0, length)
-
-
-def next_sentence_pairs(sentences: list[np.ndarray], rng: np.random.Generator
-                        ) -> tuple[list[np.ndarray], list[np.ndarray], np.ndarray]:
-    """Next-sentence-prediction pairs: sentence i with sentence i+1 half of the time, else a random sentence.
-
-    Returns ``(firsts, seconds, labels)`` with ``labels: (M,)`` 0 where B follows A in the text and
-    1 where B was drawn at random, the convention of Hugging Face's ``next_sentence_label``.
-    (BERT draws the random B from another document; a stream of sentences has no documents.)
-    """
-    M = len(sentences) - 1
-    labels = (rng.random(M) < 0.5).astype(np.int64)
-    random_picks = rng.integers(0, len(sentences), size=M)
-    firsts = sentences[:M]
-    seconds = [sentences[j] if random_label else sentences[i + 1]
-               for i, (random_label, j) in enumerate(zip(labels.tolist(), random_picks.tolist()))]
-    return firsts, seconds, labels
 
 
 # ---------------------------------------------------------------------------------------------
@@ -140,12 +128,12 @@ def mask_tokens(input_ids: np.ndarray, rng: np.random.Generator, vocab_size: int
 
 
 # ---------------------------------------------------------------------------------------------
-# The model
+# The model, in NumPy
 
 
 @dataclass
 class BertConfig:
-    """Sizes of :class:`TinyBert` (BERT-base: D = 768, 12 heads, d_ff = 3072, 12 layers, 512 positions).
+    """Sizes of :class:`Bert` and its twin ``TinyBert`` (BERT-base: D = 768, 12 heads, d_ff = 3072, 12 layers, 512 positions).
 
     Taught in: book/09_bert.md
     """
@@ -156,76 +144,172 @@ class BertConfig:
     num_heads: int = 4
     d_ff: int = 128            # hidden width of the feed-forward sublayer
     num_layers: int = 2
-    dropout: float = 0.1
+    dropout: float = 0.0       # used by the PyTorch twin only: the NumPy model has no dropout
 
 
-class TinyBert(nn.Module):
-    """Token + segment + position embeddings, LayerNorm, then ``num_layers`` post-norm encoder layers.
+class BertEmbeddings:
+    """BERT's input: ``LayerNorm(E_token[x_t] + E_segment[s_t] + E_position[t])``.
 
     Taught in: book/09_bert.md
 
-    ``forward(input_ids, segment_ids)``, both (N, T), returns the final states (N, T, D); padding
-    is masked out of attention. ``mlm_logits`` maps states to (N, T, V) scores over the vocabulary.
-    ReLU in the feed-forward sublayer (chapter 8's block) where BERT uses GELU.
+    input_ids, segment_ids: (N, T) -> (N, T, D). Parameters: the three tables, token (V, D),
+    segment (2, D), position (max_len, D), then the LayerNorm's gamma and beta.
     """
 
-    def __init__(self, config: BertConfig):
-        super().__init__()
-        self.config = config
-        D = config.D
-        self.token_embedding = nn.Embedding(config.vocab_size, D, padding_idx=PAD_ID)
-        self.segment_embedding = nn.Embedding(2, D)
-        self.position_embedding = nn.Embedding(config.max_len, D)
-        self.embedding_norm = nn.LayerNorm(D)
-        self.embedding_dropout = nn.Dropout(config.dropout)
-        self.layers = nn.ModuleList(
-            nn.TransformerEncoderLayer(D, config.num_heads, config.d_ff, config.dropout, batch_first=True,
-                                       norm_first=False)
-            for _ in range(config.num_layers))
-        self.mlm_head = nn.Linear(D, config.vocab_size)
+    param_names = ("token", "segment", "position", "norm.gamma", "norm.beta")
 
-    def embed(self, input_ids: torch.Tensor, segment_ids: torch.Tensor) -> torch.Tensor:
-        """The sum of the three embeddings, normalized: (N, T) ids -> (N, T, D)."""
-        T = input_ids.shape[1]
-        if T > self.config.max_len:
-            raise ValueError(f"inputs of {T} positions exceed max_len={self.config.max_len}: truncate them "
-                             "or build the model with a larger max_len")
-        positions = torch.arange(T, device=input_ids.device)
-        summed = self.token_embedding(input_ids) + self.segment_embedding(segment_ids) + self.position_embedding(positions)
-        return self.embedding_dropout(self.embedding_norm(summed))
+    def __init__(self, token: Embedding, segment: Embedding, position: Embedding, norm: LayerNorm):
+        self.token, self.segment, self.position, self.norm = token, segment, position, norm
+        self.params = [token.params[0], segment.params[0], position.params[0], *norm.params]
+        self.grads = [token.grads[0], segment.grads[0], position.grads[0], *norm.grads]
 
-    def forward(self, input_ids: torch.Tensor, segment_ids: torch.Tensor) -> torch.Tensor:
-        x = self.embed(input_ids, segment_ids)
-        ignore = input_ids == PAD_ID            # torch's key_padding_mask: True = ignore
-        for layer in self.layers:
-            x = layer(x, src_key_padding_mask=ignore)
+    @classmethod
+    def init(cls, config: BertConfig, rng: np.random.Generator, dtype=np.float32) -> "BertEmbeddings":
+        """Normal(0, 0.02) tables, BERT's ``initializer_range``; the LayerNorm at gamma = 1, beta = 0."""
+        table = lambda rows: Embedding((0.02 * rng.standard_normal((rows, config.D))).astype(dtype))
+        return cls(table(config.vocab_size), table(2), table(config.max_len), LayerNorm.init(config.D, dtype))
+
+    def forward(self, input_ids: np.ndarray, segment_ids: np.ndarray) -> np.ndarray:
+        T, max_len = input_ids.shape[1], self.position.params[0].shape[0]
+        if T > max_len:
+            raise ValueError(f"inputs of {T} positions exceed the {max_len} position embeddings: truncate "
+                             "them or build the model with a larger max_len")
+        summed = (self.token.forward(input_ids) + self.segment.forward(segment_ids)
+                  + self.position.forward(np.arange(T)))  # (N, T, D) + (N, T, D) + (T, D)
+        return self.norm.forward(summed)
+
+    def backward(self, dout: np.ndarray) -> None:
+        dsummed = self.norm.backward(dout)
+        self.token.backward(dsummed)
+        self.segment.backward(dsummed)
+        self.position.backward(dsummed.sum(axis=0))  # one position vector serves every sequence
+
+
+class Bert:
+    """BERT's encoder in NumPy: the embeddings, then ``num_layers`` post-norm Transformer encoder blocks.
+
+    Taught in: book/09_bert.md
+
+    forward(input_ids, segment_ids): (N, T) each -> the final states (N, T, D); padding is masked
+    out of attention as a key (its own states are computed, and never read by a real position).
+    backward(dstates) writes every parameter's gradient. Parameters: the embeddings', then each
+    block's, in ``param_names``' order. Equal to ``seqlab.bert_torch.TinyBert`` in evaluation mode.
+    """
+
+    def __init__(self, embeddings: BertEmbeddings, blocks: list[TransformerEncoderBlock]):
+        self.embeddings, self.blocks = embeddings, list(blocks)
+        self.params = embeddings.params + [p for block in self.blocks for p in block.params]
+        self.grads = embeddings.grads + [g for block in self.blocks for g in block.grads]
+        self.param_names = tuple([f"embeddings.{name}" for name in embeddings.param_names]
+                                 + [f"blocks.{i}.{name}" for i, block in enumerate(self.blocks)
+                                    for name in block.param_names])
+
+    @classmethod
+    def init(cls, config: BertConfig, rng: np.random.Generator, dtype=np.float32) -> "Bert":
+        blocks = [TransformerEncoderBlock.init(config.D, config.num_heads, config.d_ff, rng, dtype=dtype)
+                  for _ in range(config.num_layers)]
+        return cls(BertEmbeddings.init(config, rng, dtype), blocks)
+
+    def forward(self, input_ids: np.ndarray, segment_ids: np.ndarray) -> np.ndarray:
+        attend = (input_ids != PAD_ID)[:, None, None, :]  # (N, 1, 1, T): every query may read every non-pad key
+        x = self.embeddings.forward(input_ids, segment_ids)
+        for block in self.blocks:
+            x = block.forward(x, attend)
         return x
 
-    def mlm_logits(self, states: torch.Tensor) -> torch.Tensor:
-        return self.mlm_head(states)
+    def backward(self, dstates: np.ndarray) -> None:
+        for block in reversed(self.blocks):
+            dstates = block.backward(dstates)
+        self.embeddings.backward(dstates)
 
 
-class BertClassifier(nn.Module):
-    """A sentence classifier on the final state of ``[CLS]``: BERT's pooler (Linear + tanh), then Linear.
+class MaskedLMHead:
+    """The masked-LM output layer, tied to the token embedding: ``logits = states @ E_token.T + bias``.
 
     Taught in: book/09_bert.md
+
+    states: (..., D) -> logits (..., V). Its one parameter of its own is ``bias: (V,)``; the weight
+    is the embedding table ``E_token: (V, D)``, so backward leaves this use's gradient of the table
+    in ``dtable``, to be added to the embedding's own (:func:`mlm_loss_and_grads`).
     """
 
-    def __init__(self, bert: TinyBert, num_classes: int):
-        super().__init__()
-        self.bert = bert
-        D = bert.config.D
-        self.pooler = nn.Linear(D, D)
-        self.dropout = nn.Dropout(bert.config.dropout)
-        self.classifier = nn.Linear(D, num_classes)
+    param_names = ("bias",)
 
-    def forward(self, input_ids: torch.Tensor, segment_ids: torch.Tensor) -> torch.Tensor:
-        cls_state = self.bert(input_ids, segment_ids)[:, 0]          # (N, D): position 0 is [CLS]
-        return self.classifier(self.dropout(torch.tanh(self.pooler(cls_state))))
+    def __init__(self, token_embedding: Embedding, bias: np.ndarray):
+        if bias.shape != (token_embedding.params[0].shape[0],):
+            raise ValueError(f"the bias needs one entry per word, shape ({token_embedding.params[0].shape[0]},), "
+                             f"got {bias.shape}")
+        self.table = token_embedding.params[0]  # the same array: what training changes, both uses see
+        self.params, self.grads = [bias], [np.zeros_like(bias)]
+        self.dtable = np.zeros_like(self.table)
+        self.states = None
+
+    def forward(self, states: np.ndarray) -> np.ndarray:
+        self.states = states
+        return states @ self.table.T + self.params[0]
+
+    def backward(self, dlogits: np.ndarray) -> np.ndarray:
+        V, D = self.table.shape
+        self.grads[0][...] = dlogits.reshape(-1, V).sum(axis=0)
+        self.dtable[...] = dlogits.reshape(-1, V).T @ self.states.reshape(-1, D)
+        return dlogits @ self.table
+
+
+def mlm_loss_and_grads(bert: Bert, head: MaskedLMHead, masked_ids: np.ndarray, segment_ids: np.ndarray,
+                       labels: np.ndarray) -> float:
+    """The masked-LM loss of one batch, and every gradient of ``bert`` and ``head`` written in place.
+
+    The loss is the mean cross-entropy of the original word at the chosen positions only
+    (``labels != IGNORE_INDEX``), as ``F.cross_entropy(..., ignore_index=-100)``.
+    """
+    chosen = labels != IGNORE_INDEX
+    if not chosen.any():
+        raise ValueError("labels choose no position (all are IGNORE_INDEX): there is nothing to predict")
+    states = bert.forward(masked_ids, segment_ids)
+    loss_layer = SoftmaxCrossEntropy()
+    loss = loss_layer.forward(head.forward(states[chosen]), labels[chosen])  # (M, V) scores, M chosen positions
+    dstates = np.zeros_like(states)
+    dstates[chosen] = head.backward(loss_layer.backward())
+    bert.backward(dstates)
+    bert.embeddings.grads[0] += head.dtable  # the tied table: the gradients of its two uses add up
+    return loss
+
+
+class BertClassifier:
+    """A sentence classifier on the final state of ``[CLS]``: BERT's pooler ``tanh(h W_p + b_p)``, then an affine layer.
+
+    Taught in: book/09_bert.md
+
+    forward(input_ids, segment_ids) -> logits (N, C); backward(dlogits) writes the gradients of the
+    pooler, the output layer and the whole encoder (fine-tuning changes every weight).
+    """
+
+    def __init__(self, bert: Bert, pooler: Affine, output: Affine):
+        self.bert, self.pooler, self.output = bert, pooler, output
+        self.params = bert.params + pooler.params + output.params
+        self.grads = bert.grads + pooler.grads + output.grads
+        self.cache = None
+
+    @classmethod
+    def init(cls, bert: Bert, num_classes: int, rng: np.random.Generator) -> "BertClassifier":
+        D, dtype = bert.params[0].shape[1], bert.params[0].dtype
+        return cls(bert, Affine.init(D, D, rng, dtype), Affine.init(D, num_classes, rng, dtype))
+
+    def forward(self, input_ids: np.ndarray, segment_ids: np.ndarray) -> np.ndarray:
+        states = self.bert.forward(input_ids, segment_ids)
+        pooled = np.tanh(self.pooler.forward(states[:, 0]))  # (N, D): position 0 is [CLS]
+        self.cache = (states.shape, pooled)
+        return self.output.forward(pooled)
+
+    def backward(self, dlogits: np.ndarray) -> None:
+        shape, pooled = self.cache
+        dstates = np.zeros(shape, dtype=dlogits.dtype)
+        dstates[:, 0] = self.pooler.backward(self.output.backward(dlogits) * (1 - pooled**2))
+        self.bert.backward(dstates)
 
 
 # ---------------------------------------------------------------------------------------------
-# Training
+# Training and evaluation, in NumPy
 
 
 @dataclass
@@ -234,102 +318,120 @@ class MLMHistory:
 
     steps: list[int] = field(default_factory=list)
     loss: list[float] = field(default_factory=list)
+    metric: list[float] = field(default_factory=list)  # what ``evaluate`` returned at each logged step
 
 
-def pretrain_mlm(model: TinyBert, input_ids: np.ndarray, segment_ids: np.ndarray, steps: int, batch_size: int = 64,
-                 lr: float = 2e-3, seed: int = 0, log_every: int = 50, progress: bool = True) -> MLMHistory:
-    """Masked-LM pre-training: each step masks a random batch afresh (dynamic masking, as RoBERTa).
+def pretrain_mlm(bert: Bert, head: MaskedLMHead, input_ids: np.ndarray, segment_ids: np.ndarray, steps: int,
+                 batch_size: int = 64, lr: float = 2e-3, seed: int = 0, log_every: int = 50,
+                 evaluate: Callable[[], float] | None = None, progress: bool = True) -> MLMHistory:
+    """Masked-LM pre-training with Adam: each step masks a random batch afresh (dynamic masking, as RoBERTa).
 
-    input_ids, segment_ids: (M, T) unmasked inputs. A fixed number of steps with Adam; the loss is
-    the cross-entropy at the chosen positions only. Returns the mean loss every ``log_every`` steps.
-    A progress bar shows unless ``progress=False`` (or ``TQDM_DISABLE=1``).
+    input_ids, segment_ids: (M, T) unmasked inputs. Returns the mean loss every ``log_every`` steps,
+    and what ``evaluate()`` returns then, if given (a validation score). A progress bar shows unless ``progress=False`` (or ``TQDM_DISABLE=1``).
     """
     rng = np.random.default_rng(seed)
-    torch.manual_seed(seed)
-    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+    optimizer = Adam(lr=lr)
+    params, grads = bert.params + head.params, bert.grads + head.grads
     history, running = MLMHistory(), []
-    model.train()
-    steps_bar = progress_bar(range(1, steps + 1), enabled=progress, desc="pretrain_mlm", unit="step", leave=False)
-    for step in steps_bar:
+    for step in progress_bar(range(1, steps + 1), enabled=progress, desc="pretrain_mlm", unit="step", leave=False):
         rows = rng.integers(0, len(input_ids), size=batch_size)
-        masked, labels = mask_tokens(input_ids[rows], rng, model.config.vocab_size)
-        logits = model.mlm_logits(model(torch.from_numpy(masked), torch.from_numpy(segment_ids[rows])))
-        loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), torch.from_numpy(labels).reshape(-1),
-                               ignore_index=IGNORE_INDEX)
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-        running.append(loss.item())
+        masked, labels = mask_tokens(input_ids[rows], rng, len(head.params[0]))
+        running.append(mlm_loss_and_grads(bert, head, masked, segment_ids[rows], labels))
+        optimizer.update(params, grads)
         if step % log_every == 0:
             history.steps.append(step)
             history.loss.append(float(np.mean(running)))
+            if evaluate is not None:
+                history.metric.append(evaluate())
             running = []
-    model.eval()
     return history
 
 
-@torch.no_grad()
-def mlm_accuracy(model: TinyBert, masked_ids: np.ndarray, segment_ids: np.ndarray, labels: np.ndarray) -> float:
-    """The share of chosen positions (``labels != IGNORE_INDEX``) whose original word the model ranks first."""
-    model.eval()
-    logits = model.mlm_logits(model(torch.from_numpy(masked_ids), torch.from_numpy(segment_ids)))
-    chosen = labels != IGNORE_INDEX
-    return float((logits.argmax(-1).numpy()[chosen] == labels[chosen]).mean())
+def mlm_predictions(bert: Bert, head: MaskedLMHead, masked_ids: np.ndarray, segment_ids: np.ndarray,
+                    batch_size: int = 512) -> np.ndarray:
+    """The model's best guess at every position, (N, T) word ids (specials excluded from the guesses)."""
+    guesses = []
+    for start in range(0, len(masked_ids), batch_size):
+        rows = slice(start, start + batch_size)
+        logits = head.forward(bert.forward(masked_ids[rows], segment_ids[rows]))
+        guesses.append(FIRST_WORD_ID + logits[..., FIRST_WORD_ID:].argmax(axis=-1))
+    return np.concatenate(guesses)
 
 
 def train_classifier(model: BertClassifier, input_ids: np.ndarray, segment_ids: np.ndarray, labels: np.ndarray,
                      epochs: int, batch_size: int = 32, lr: float = 1e-3, seed: int = 0) -> list[float]:
-    """Fine-tune (or train from scratch) every parameter on a labelled set; returns the mean loss of each epoch."""
+    """Fine-tune (or train from scratch) every parameter with Adam; returns the mean loss of each epoch."""
     rng = np.random.default_rng(seed)
-    torch.manual_seed(seed)
-    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
-    losses = []
-    model.train()
+    optimizer, loss_layer, losses = Adam(lr=lr), SoftmaxCrossEntropy(), []
     for _ in range(epochs):
         order, epoch_losses = rng.permutation(len(labels)), []
         for start in range(0, len(order), batch_size):
             rows = order[start:start + batch_size]
-            logits = model(torch.from_numpy(input_ids[rows]), torch.from_numpy(segment_ids[rows]))
-            loss = F.cross_entropy(logits, torch.from_numpy(labels[rows]))
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
-            epoch_losses.append(loss.item())
+            epoch_losses.append(loss_layer.forward(model.forward(input_ids[rows], segment_ids[rows]), labels[rows]))
+            model.backward(loss_layer.backward())
+            optimizer.update(model.params, model.grads)
         losses.append(float(np.mean(epoch_losses)))
-    model.eval()
     return losses
 
 
-@torch.no_grad()
 def classification_accuracy(model: BertClassifier, input_ids: np.ndarray, segment_ids: np.ndarray,
                             labels: np.ndarray) -> float:
-    model.eval()
-    logits = model(torch.from_numpy(input_ids), torch.from_numpy(segment_ids))
-    return float((logits.argmax(-1).numpy() == labels).mean())
-
+    return float((model.forward(input_ids, segment_ids).argmax(axis=-1) == labels).mean())
 
 # ---------------------------------------------------------------------------------------------
 # A sentence-level task on the synthetic language
 
 
-def swapped_word_task(language: MarkovLanguage, vocab: Vocabulary, n: int, rng: np.random.Generator
-                      ) -> tuple[list[np.ndarray], np.ndarray]:
-    """``n`` sentences in ``vocab`` ids, and labels: 1 for a sentence of the language, 0 for one with two neighbours swapped.
+def replaced_word_task(language: MarkovLanguage, vocab: Vocabulary, n: int, rng: np.random.Generator
+                       ) -> tuple[list[np.ndarray], np.ndarray]:
+    """``n`` sentences in ``vocab`` ids, and labels: 1 for a sentence of the language, 0 for one with a word replaced.
 
-    Half the sentences (at random) get two adjacent words, at a random position, swapped; a swap
-    that leaves the sentence grammatical (:meth:`MarkovLanguage.is_grammatical`) is drawn again,
-    so that every label is right. Every word of a swapped sentence is a word of the language: only
-    their order tells the two classes apart.
+    Half the sentences (at random) get one word, at a random position, replaced by a word drawn
+    uniformly from the language's words; a replacement that leaves the sentence grammatical
+    (:meth:`MarkovLanguage.is_grammatical`) is drawn again, so that every label is right.
     """
+    candidates = [t for t in language.vocab.tokens if t != EOS]
     sentences, labels = [], (rng.random(n) < 0.5).astype(np.int64)
     for label, sentence in zip(labels.tolist(), language.sample_sentences(n, rng)):
         tokens = sentence[:-1]                      # without <eos>
         while label == 0:
-            position = int(rng.integers(len(tokens) - 1))
-            candidate = tokens.copy()
-            candidate[position], candidate[position + 1] = candidate[position + 1], candidate[position]
+            candidate = list(tokens)
+            candidate[int(rng.integers(len(tokens)))] = candidates[int(rng.integers(len(candidates)))]
             if not language.is_grammatical(candidate + [EOS]):
                 tokens = candidate
                 break
         sentences.append(vocab.encode(tokens))
     return sentences, labels
+
+
+def pretrain_and_fine_tune(seed: int, config: BertConfig, pretrain_data: tuple[np.ndarray, np.ndarray],
+                           cloze_data: tuple[np.ndarray, np.ndarray, np.ndarray], task_train: tuple, task_test: tuple,
+                           pretrain_steps: int, log_every: int, fine_tune: dict) -> dict:
+    """One seed of chapter 9's experiment: pre-train a :class:`Bert`, then fine-tune it and the same untrained model.
+
+    pretrain_data: (ids, segments) of unmasked sentences. cloze_data: (masked ids, segments,
+    original ids), whose ``[MASK]`` positions are scored during pre-training. task_train,
+    task_test: (ids, segments, labels). fine_tune: keyword arguments of :func:`train_classifier`.
+    The model from scratch starts from the very weights pre-training started from, and both
+    classifiers get the same head, batches and recipe. Returns the logs and accuracies as plain data.
+    """
+    rng = np.random.default_rng(seed)
+    bert = Bert.init(config, rng)
+    head = MaskedLMHead(bert.embeddings.token, np.zeros(config.vocab_size, bert.params[0].dtype))
+    untrained = copy.deepcopy(bert)
+    cloze_ids, cloze_segments, cloze_targets = cloze_data
+    scored = cloze_ids == MASK_ID
+
+    def cloze_accuracy() -> float:
+        guesses = mlm_predictions(bert, head, cloze_ids, cloze_segments)
+        return float((guesses[scored] == cloze_targets[scored]).mean())
+
+    history = pretrain_mlm(bert, head, *pretrain_data, steps=pretrain_steps, seed=seed, log_every=log_every,
+                           evaluate=cloze_accuracy, progress=False)
+    result = {"steps": history.steps, "mlm_loss": history.loss, "cloze_accuracy": history.metric}
+    for name, encoder in (("pre-trained", bert), ("from scratch", untrained)):
+        classifier = BertClassifier.init(copy.deepcopy(encoder), 2, np.random.default_rng(1000 + seed))
+        losses = train_classifier(classifier, *task_train, seed=seed, **fine_tune)
+        result[name] = {"losses": losses, "accuracy": classification_accuracy(classifier, *task_test)}
+    result["bert"], result["head"] = bert, head
+    return result

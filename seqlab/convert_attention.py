@@ -1,4 +1,5 @@
-"""Weight-layout conversions between the attention layers of :mod:`seqlab.attention` and ``torch.nn``.
+"""Weight-layout conversions between the attention layers of :mod:`seqlab.attention` (and the BERT of
+:mod:`seqlab.bert`, built from them) and ``torch.nn``.
 
 (They belong with the others in :mod:`seqlab.convert`; they live here until that module is merged.)
 
@@ -19,7 +20,10 @@ import numpy as np
 import torch
 
 from seqlab.attention import LayerNorm, MultiHeadAttention, TransformerEncoderBlock
+from seqlab.bert import Bert, BertConfig, BertEmbeddings, MaskedLMHead
+from seqlab.bert_torch import TinyBert
 from seqlab.convert import linear_to_affine, to_torch
+from seqlab.layers import Embedding
 
 
 def mha_to_torch(attention: MultiHeadAttention) -> torch.nn.MultiheadAttention:
@@ -108,3 +112,45 @@ def torch_transformer_block_grads_as_numpy(module: torch.nn.TransformerEncoderLa
         grads += [norm.weight.grad.detach().cpu().numpy(), norm.bias.grad.detach().cpu().numpy()]
     return grads
 
+
+
+# ---------------------------------------------------------------------------------------------
+# BERT: the NumPy Bert + MaskedLMHead and torch's TinyBert
+
+
+def bert_to_torch(bert: Bert, head: MaskedLMHead, config: BertConfig) -> TinyBert:
+    """A ``TinyBert(config)`` with the weights of the NumPy ``bert`` and ``head`` (its dropout as the config says)."""
+    dtype = torch.from_numpy(bert.params[0]).dtype
+    model = TinyBert(config).to(dtype)
+    token, segment, position, gamma, beta = bert.embeddings.params
+    with torch.no_grad():
+        for module, table in ((model.token_embedding, token), (model.segment_embedding, segment),
+                              (model.position_embedding, position)):
+            module.weight.copy_(to_torch(table))
+        model.embedding_norm.weight.copy_(to_torch(gamma))
+        model.embedding_norm.bias.copy_(to_torch(beta))
+        model.mlm_bias.copy_(to_torch(head.params[0]))
+    for layer, block in zip(model.layers, bert.blocks):
+        layer.load_state_dict(transformer_block_to_torch(block).state_dict())
+    return model
+
+
+def torch_bert_to_numpy(model: TinyBert) -> tuple[Bert, MaskedLMHead]:
+    """The NumPy ``Bert`` and tied ``MaskedLMHead`` of a ``TinyBert`` (dropout dropped: evaluation mode)."""
+    numpy = lambda t: t.detach().cpu().numpy().copy()
+    norm = model.embedding_norm
+    embeddings = BertEmbeddings(Embedding(numpy(model.token_embedding.weight)), Embedding(numpy(model.segment_embedding.weight)),
+                                Embedding(numpy(model.position_embedding.weight)),
+                                LayerNorm(numpy(norm.weight), numpy(norm.bias), norm.eps))
+    bert = Bert(embeddings, [torch_transformer_block_to_numpy(layer) for layer in model.layers])
+    return bert, MaskedLMHead(embeddings.token, numpy(model.mlm_bias))
+
+
+def torch_bert_grads_as_numpy(model: TinyBert) -> list[np.ndarray]:
+    """The model's gradients in the order and layout of ``bert.grads + head.grads``."""
+    numpy = lambda t: t.grad.detach().cpu().numpy()
+    grads = [numpy(model.token_embedding.weight), numpy(model.segment_embedding.weight),
+             numpy(model.position_embedding.weight), numpy(model.embedding_norm.weight), numpy(model.embedding_norm.bias)]
+    for layer in model.layers:
+        grads += torch_transformer_block_grads_as_numpy(layer)
+    return grads + [numpy(model.mlm_bias)]

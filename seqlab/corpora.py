@@ -360,6 +360,16 @@ class MarkovLanguage:
         pos = np.minimum(np.searchsorted(self._sorted_codes, codes), len(self._sorted_codes) - 1)
         return np.where(self._sorted_codes[pos] == codes, self._order_by_code[pos], -1)
 
+    def state_of(self, context: np.ndarray) -> int:
+        """The state after ``context``, the last k token ids read (k = ``order``): a row of ``next_probs``."""
+        context = np.asarray(context, dtype=np.int64)
+        if context.shape != (self.order,):
+            raise ValueError(f"a context is the last {self.order} token ids, got shape {context.shape}")
+        state = int(self._state_of(context[None])[0])
+        if state < 0:
+            raise ValueError(f"the language never reaches the context {self.vocab.decode(context)}")
+        return state
+
     def _check_irreducible_and_period(self, sources: np.ndarray, targets: np.ndarray) -> int:
         """Raise unless every state reaches every other; return the chain's period (1: aperiodic)."""
         S = len(self.contexts)
@@ -490,6 +500,30 @@ class MarkovLanguage:
             j = bisect_right(cumulative, u)
             ids[i], state = tokens[j], next_states[j]
         return ids
+
+    def all_sentences(self, max_sentences: int = 1_000_000) -> tuple[list[np.ndarray], np.ndarray]:
+        """Every sentence the language can produce, with its probability: ``(sentences, probs)``.
+
+        sentences: a list of word-id arrays without the final ``<eos>``; probs: (M,), summing to 1.
+        Only for a language whose sentences are finite in number (the toy grammar's are at most ten
+        words long): more than ``max_sentences`` of them is an error.
+        """
+        sentences, probs = [], []
+        stack = [(self.start_state, (), 1.0)]
+        while stack:
+            state, words, p = stack.pop()
+            tokens, next_states, _ = self._tables[state]
+            for token, next_state in zip(tokens, next_states):
+                q = p * self.next_probs[state, token]
+                if token == self.eos_id:
+                    sentences.append(np.array(words, dtype=np.int64))
+                    probs.append(q)
+                else:
+                    stack.append((next_state, words + (token,), q))
+            if len(sentences) + len(stack) > max_sentences:
+                raise ValueError(f"this language has more than {max_sentences} sentences (or unbounded ones): "
+                                 "enumerating them is not an option; sample instead")
+        return sentences, np.array(probs)
 
     def sample_sentences(self, n: int, rng: np.random.Generator) -> list[list[str]]:
         """``n`` sentences as lists of words, each ending in ``<eos>``."""
