@@ -2,23 +2,7 @@
 # Plausible student bugs, each written into the solution: (answer cell, code replaced, replacement,
 # the test cell that must catch it).
 MUTANTS = {
-    # Task 1: CLIP's symmetric loss.
-    "only the image-to-text direction": (
-        "symmetric_info_nce", "loss = -(np.trace(log_rows) + np.trace(log_cols)) / (2 * N)",
-        "loss = -np.trace(log_rows) / N", "test-symmetric_info_nce"),
-    "text-to-image term not transposed back": (
-        "symmetric_info_nce", "(np.exp(log_cols) - eye).T) / (2 * N)", "(np.exp(log_cols) - eye)) / (2 * N)",
-        "test-symmetric_info_nce"),
-    "db from dS instead of dS^T": (
-        "symmetric_info_nce", "db = scale * (dscores.T @ a)", "db = scale * (dscores @ a)", "test-symmetric_info_nce"),
-    "dlogit_scale without the chain rule through exp (the derivative with respect to the scale itself)": (
-        "symmetric_info_nce", "dlogit_scale = np.sum(dscores * scores)", "dlogit_scale = np.sum(dscores * (a @ b.T))",
-        "test-symmetric_info_nce"),
-    "logit_scale used as the multiplier, not its exponential": (
-        "symmetric_info_nce", "scale = np.exp(logit_scale)", "scale = logit_scale", "test-symmetric_info_nce"),
-    "log-softmax without subtracting the maximum (overflows at a large scale)": (
-        "symmetric_info_nce", "shifted = s - s.max(axis=1, keepdims=True)", "shifted = s", "test-symmetric_info_nce"),
-    # Task 2: whole-word masking.
+    # Task 1: whole-word masking.
     "one fate per piece, not per word (Google's per-piece draw)": (
         "whole_word_mask", "fate = fate_at_start[rows, start_of]", "fate = fate_at_start", "test-whole_word_mask"),
     "the fate read from the same random numbers that chose the word": (
@@ -38,6 +22,31 @@ MUTANTS = {
         "masked_ids[to_random] = random_pieces[rows, start_of][to_random]", "test-whole_word_mask"),
     "the number of chosen words computed from the number of pieces": (
         "whole_word_mask", "n_words = starts.sum(axis=1)", "n_words = is_piece.sum(axis=1)", "test-whole_word_mask"),
+    # Task 2: the backward pass of BERT's masked-LM head.
+    "LayerNorm's epsilon 1e-5 (PyTorch's default) instead of BERT's 1e-12": (
+        "mlm_head_loss_and_grads", "keepdims=True) + 1e-12)", "keepdims=True) + 1e-5)", "test-mlm_head_loss_and_grads"),
+    "the GELU's derivative without the derivative of its tanh": (
+        "mlm_head_loss_and_grads", "dgelu = 0.5 * (1 + th) + 0.5 * u * (1 - th**2) * k * (1 + 3 * 0.044715 * u**2)",
+        "dgelu = 0.5 * (1 + th)", "test-mlm_head_loss_and_grads"),
+    "the derivative of x + 0.044715 x^3 written 1 + 0.044715 x^2": (
+        "mlm_head_loss_and_grads", "(1 + 3 * 0.044715 * u**2)", "(1 + 0.044715 * u**2)", "test-mlm_head_loss_and_grads"),
+    "LayerNorm's backward without the path through the variance": (
+        "mlm_head_loss_and_grads",
+        "dg = inv_sigma * (dg_hat - dg_hat.mean(axis=1, keepdims=True)\n"
+        "                      - g_hat * np.mean(dg_hat * g_hat, axis=1, keepdims=True))",
+        "dg = inv_sigma * (dg_hat - dg_hat.mean(axis=1, keepdims=True))", "test-mlm_head_loss_and_grads"),
+    "LayerNorm's backward without the path through the mean": (
+        "mlm_head_loss_and_grads", "dg = inv_sigma * (dg_hat - dg_hat.mean(axis=1, keepdims=True)\n",
+        "dg = inv_sigma * (dg_hat\n", "test-mlm_head_loss_and_grads"),
+    "the mean taken over every position, not over the chosen ones": (
+        "mlm_head_loss_and_grads", "count = len(targets)", "count = labels.size", "test-mlm_head_loss_and_grads"),
+    "dW transposed (W is square, so the shape does not tell)": (
+        "mlm_head_loss_and_grads", "dW = x.T @ du", "dW = du.T @ x", "test-mlm_head_loss_and_grads"),
+    "dE from the normalized features, before gamma and beta": (
+        "mlm_head_loss_and_grads", "dE = dlogits.T @ y ", "dE = dlogits.T @ g_hat ", "test-mlm_head_loss_and_grads"),
+    "the softmax without subtracting the largest logit (overflows at logits in the thousands)": (
+        "mlm_head_loss_and_grads", "shifted = logits - logits.max(axis=1, keepdims=True)", "shifted = logits",
+        "test-mlm_head_loss_and_grads"),
     # Task 3: the posteriors of masked words under an HMM.
     "forward pass only (filtering): the words after t are ignored": (
         "masked_word_posteriors", "gamma = alpha * beta ", "gamma = alpha ", "test-masked_word_posteriors"),
