@@ -1,6 +1,6 @@
 """Batches of variable-length sequences: padding, bucketing by length, and batches under a token budget.
 
-Taught in: book/09_bert.md
+Taught in: book/10_toolbox.md
 
 A batch of sequences of different lengths is padded to its longest member, and every padded
 position is computed and thrown away. Batches of similar lengths (buckets) waste less. The functions

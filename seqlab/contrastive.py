@@ -1,6 +1,6 @@
 """Contrastive learning: the InfoNCE loss with in-batch negatives, forward and backward.
 
-Taught in: book/09_bert.md
+Taught in: book/10_toolbox.md
 
 A batch holds N pairs ``(query_i, key_i)`` that belong together (two views of one image, a
 question and its answer, two halves of one sentence). Each query must pick its own key out of the
@@ -11,9 +11,16 @@ scaled by a temperature ``tau``,
     L = -(1/N) sum_i log softmax(S_i)[i]
 
 which is the cross-entropy of an N-way classification whose correct class is the diagonal
-(van den Oord et al., 2018; SimCLR; CLIP uses it in both directions). ``log N - L`` is a lower bound
-on the mutual information between queries and keys, so the loss cannot go below 0 and starts near
-``log N`` for random embeddings.
+(van den Oord et al., 2018; SimCLR; CLIP uses it in both directions).
+
+``L >= 0`` because it is the mean of ``-log p`` with ``p`` a softmax probability, at most 1.
+``log N - L`` is a lower bound on the mutual information between queries and keys, so with
+``L >= 0`` the bound can never certify more than ``log N`` nats. ``L = log N`` exactly when every
+score of a row is the same: collapsed embeddings (all keys equal), at any ``tau``, or the limit
+``tau -> inf``. Independent Gaussian embeddings score above ``log N`` on average: their cosines
+spread with standard deviation ``1 / sqrt(D)``, the scores with ``sigma = 1 / (tau sqrt(D))``, and
+for small ``sigma`` ``L ~ log N + (1 - 1/N) sigma^2 / 2``; at small ``tau`` the loss is far above
+``log N``.
 """
 from __future__ import annotations
 

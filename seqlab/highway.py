@@ -1,15 +1,15 @@
 """Highway layer: a learned gate mixes a transformation of the input with the input itself.
 
-Taught in: book/09_bert.md
+Taught in: book/10_toolbox.md
 
     h = relu(x W_h + b_h)            candidate (the transform)
     t = sigmoid(x W_t + b_t)         transform gate; the carry gate is 1 - t
     y = t * h + (1 - t) * x
 
-Srivastava, Greff and Schmidhuber (2015). With ``t`` near 0 the layer passes ``x`` through unchanged,
-so a deep stack of highway layers starts close to the identity and its gradients reach the first
-layer: the idea residual connections made unconditional (``y = x + f(x)``). ELMo's character
-encoder uses two highway layers.
+Srivastava, Greff and Schmidhuber (2015). With ``t`` near 0 the layer passes ``x`` through almost
+unchanged. The carry path scales the gradient by ``1 - t`` at every layer, not by 1, so how close a
+deep stack starts to the identity is set by the gate's bias; a residual connection (``y = x + f(x)``)
+has a carry of exactly 1 and no gate. ELMo's character encoder uses two highway layers.
 """
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ from seqlab.lstm import sigmoid
 class Highway:
     """One highway layer on ``x: (..., D) -> (..., D)``, with one fused matmul for both branches.
 
-    Taught in: book/09_bert.md
+    Taught in: book/10_toolbox.md
 
     ``W: (D, 2D)`` and ``b: (2D,)`` hold the candidate's columns first, then the gate's:
     ``x W = [x W_h | x W_t]``, the layout of ``nn.Linear(D, 2D)`` (``weight = W.T``) whose output is
@@ -78,7 +78,7 @@ class Highway:
 class TorchHighway(torch.nn.Module):
     """The PyTorch highway layer: ``nn.Linear(D, 2D)``, split into candidate and gate.
 
-    Taught in: book/09_bert.md
+    Taught in: book/10_toolbox.md
     """
 
     def __init__(self, D: int, gate_bias: float = -1.0):

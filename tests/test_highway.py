@@ -40,6 +40,18 @@ def test_a_closed_gate_carries_the_input_unchanged():
     np.testing.assert_allclose(layer.backward(np.ones_like(x)), np.ones_like(x), atol=1e-12)
 
 
+def test_the_carry_scales_the_gradient_by_one_minus_t():
+    """With W = 0 and b_h = 0 the candidate is 0 and t = sigmoid(b_t) everywhere: y = (1 - t) x."""
+    D, gate_bias = 3, -2.0
+    b = np.zeros(2 * D)
+    b[D:] = gate_bias
+    layer = Highway(np.zeros((D, 2 * D)), b)
+    x = np.random.default_rng(4).standard_normal((5, D))
+    carry = 1 - 1 / (1 + np.exp(-gate_bias))
+    np.testing.assert_allclose(layer.forward(x), carry * x, rtol=1e-12)
+    np.testing.assert_allclose(layer.backward(np.ones_like(x)), np.full_like(x, carry), rtol=1e-12)
+
+
 def test_gate_bias_and_shapes():
     module = TorchHighway(3, gate_bias=-2.0)
     assert torch.all(module.linear.bias[3:] == -2.0)
