@@ -11,15 +11,15 @@ scaled by a temperature ``tau``,
     L = -(1/N) sum_i log softmax(S_i)[i]
 
 which is the cross-entropy of an N-way classification whose correct class is the diagonal
-(van den Oord et al., 2018; SimCLR; CLIP uses it in both directions).
+(van den Oord et al., 2018; SimCLR and CLIP use variants of it, CLIP in both directions).
 
 ``L >= 0`` because it is the mean of ``-log p`` with ``p`` a softmax probability, at most 1.
 ``log N - L`` is a lower bound on the mutual information between queries and keys, so with
 ``L >= 0`` the bound can never certify more than ``log N`` nats. ``L = log N`` exactly when every
 score of a row is the same: collapsed embeddings (all keys equal), at any ``tau``, or the limit
 ``tau -> inf``. Independent Gaussian embeddings score above ``log N`` on average: their cosines
-spread with standard deviation ``1 / sqrt(D)``, the scores with ``sigma = 1 / (tau sqrt(D))``, and
-for small ``sigma`` ``L ~ log N + (1 - 1/N) sigma^2 / 2``; at small ``tau`` the loss is far above
+spread with standard deviation ``1 / sqrt(D)``, the scores with ``s = 1 / (tau sqrt(D))``, and
+for small ``s`` ``L ~ log N + (1 - 1/N) s^2 / 2``; at small ``tau`` the loss is far above
 ``log N``.
 """
 from __future__ import annotations
@@ -50,20 +50,15 @@ def l2_normalize_backward(dunit: np.ndarray, unit: np.ndarray, norms: np.ndarray
     return (dunit - unit * np.sum(dunit * unit, axis=-1, keepdims=True)) / norms
 
 
-def info_nce(queries: np.ndarray, keys: np.ndarray, temperature: float = 0.1,
-             normalize: bool = True) -> tuple[float, np.ndarray, np.ndarray]:
+def info_nce(queries: np.ndarray, keys: np.ndarray, temperature: float = 0.1) -> tuple[float, np.ndarray, np.ndarray]:
     """InfoNCE with in-batch negatives: returns ``(loss, dqueries, dkeys)``.
 
-    queries, keys: (N, D), row i of each a positive pair. ``normalize=True`` compares them by
-    cosine similarity (SimCLR); ``False`` by plain dot products (then ``temperature`` only scales).
+    queries, keys: (N, D), row i of each a positive pair, compared by cosine similarity.
     """
     _check_pairs(queries, keys, temperature)
     N = queries.shape[0]
-    if normalize:
-        q, q_norms = l2_normalize(queries)
-        k, k_norms = l2_normalize(keys)
-    else:
-        q, k = queries, keys
+    q, q_norms = l2_normalize(queries)
+    k, k_norms = l2_normalize(keys)
     scores = q @ k.T / temperature                       # (N, N): query i against every key
     log_probs = log_softmax(scores, axis=-1)
     loss = -np.trace(log_probs) / N
@@ -71,18 +66,13 @@ def info_nce(queries: np.ndarray, keys: np.ndarray, temperature: float = 0.1,
     dscores = np.exp(log_probs)
     dscores[np.diag_indices(N)] -= 1
     dscores /= N
-    dq = dscores @ k / temperature
-    dk = dscores.T @ q / temperature                     # key j is scored by every query
-    if normalize:
-        dq = l2_normalize_backward(dq, q, q_norms)
-        dk = l2_normalize_backward(dk, k, k_norms)
+    dq = l2_normalize_backward(dscores @ k / temperature, q, q_norms)
+    dk = l2_normalize_backward(dscores.T @ q / temperature, k, k_norms)   # key j is scored by every query
     return float(loss), dq.astype(queries.dtype), dk.astype(keys.dtype)
 
 
-def info_nce_torch(queries: torch.Tensor, keys: torch.Tensor, temperature: float = 0.1,
-                   normalize: bool = True) -> torch.Tensor:
-    """The same loss in PyTorch: ``F.cross_entropy`` of the score matrix against ``arange(N)``."""
-    if normalize:
-        queries, keys = F.normalize(queries, dim=-1), F.normalize(keys, dim=-1)
+def info_nce_torch(queries: torch.Tensor, keys: torch.Tensor, temperature: float = 0.1) -> torch.Tensor:
+    """The same loss in PyTorch: ``F.cross_entropy`` of the cosine score matrix against ``arange(N)``."""
+    queries, keys = F.normalize(queries, dim=-1), F.normalize(keys, dim=-1)
     scores = queries @ keys.T / temperature
     return F.cross_entropy(scores, torch.arange(scores.shape[0]))
