@@ -27,6 +27,7 @@ ALLOWED: dict[str, dict[str, str]] = {
     "01_softmax_ce_kl": {
         "ratio (around 0.3 to 0.7)": "the toy data's class means, set in the code",
         "the learning rate 0.5": "the experiment's learning rate, set in the code",
+        "1998, section 4.3": "a section number of the cited paper (LeCun et al., Efficient BackProp)",
     },
     "06_generation": {
         "At temperature 0.5": "a temperature setting (alt text)",
