@@ -9,7 +9,9 @@ and predicts ``ts[:, 1:]``. With attention (Luong et al., 2015, dot score), each
 ``h_t`` scores every encoder state, takes the softmax and the weighted sum, the context ``c_t``,
 and the output layer reads ``[c_t, h_t]``: attention sits **between the LSTM and the Affine**
 layer. Without attention the output layer reads ``h_t`` alone, so the encoder's last state is the
-whole message: the same model with only the bottleneck changed.
+whole message: the same model with only the bottleneck changed. ``peeky=True`` (without attention)
+is "Deep Learning from Scratch 2"'s peeky decoder: the encoder's last state joins the input of every
+decoder step and of the output layer, the strongest baseline without attention.
 
 :class:`InputFeedingDecoder` moves attention the other way: each step's context is also fed into
 the *next* LSTM step's input (Luong's input feeding; Bahdanau et al. likewise feed the context into
@@ -22,12 +24,15 @@ both can be deeper: :class:`ResidualLSTMStack` stacks LSTMs with residual (skip)
 """
 from __future__ import annotations
 
+import time
+from dataclasses import dataclass, field
+
 import numpy as np
 
 from seqlab.attention import Attention, TimeAttention, masked_softmax, softmax_backward
 from seqlab.layers import Affine, Embedding, SoftmaxCrossEntropy
 from seqlab.lstm import BidirectionalLSTM, TimeLSTM, lstm_pointwise_backward, lstm_pointwise_forward
-from seqlab.optim import clip_grads_by_global_norm
+from seqlab.optim import Adam, clip_grads_by_global_norm
 from seqlab.rnn import _init_weights
 
 
@@ -147,16 +152,20 @@ class AttentionDecoder:
     forward(ts_in: (N, Tq) ids, hs_enc: (N, T, H), states) -> scores (N, Tq, V); ``states`` is one
     ``(h, c)`` pair per layer, each (N, H), from the encoder. Attention reads the top layer's states.
     With ``attention=False`` the Affine reads the LSTM's states alone (H -> V), and ``hs_enc`` is
-    used only through ``states``: the plain seq2seq decoder. The weights of the last forward stay in
-    ``attention_weights: (N, Tq, T)``.
+    used only through ``states``: the plain seq2seq decoder. With ``peeky=True`` (and no attention)
+    the top encoder layer's last ``h: (N, H)`` also joins every step's LSTM input, ``[embed(y_t), h]``,
+    and the Affine's, ``[h_t, h]``. The weights of the last forward stay in ``attention_weights: (N, Tq, T)``.
     """
 
     def __init__(self, V: int, D: int, H: int, rng: np.random.Generator, attention: bool = True,
-                 num_layers: int = 1, dtype=np.float32):
+                 num_layers: int = 1, peeky: bool = False, dtype=np.float32):
+        if peeky and attention:
+            raise ValueError("the peeky decoder is the baseline without attention: pass attention=False with peeky=True")
         self.embedding = Embedding.init(V, D, rng, dtype)
-        self.lstm = ResidualLSTMStack.init(D, H, num_layers, rng, dtype)
+        self.lstm = ResidualLSTMStack.init(D + H if peeky else D, H, num_layers, rng, dtype)
         self.attention = TimeAttention() if attention else None
-        self.affine = Affine.init(2 * H if attention else H, V, rng, dtype)
+        self.peeky = peeky
+        self.affine = Affine.init(2 * H if attention or peeky else H, V, rng, dtype)
         self.layers = (self.embedding, self.lstm, self.affine)
         self.params = [p for layer in self.layers for p in layer.params]
         self.grads = [g for layer in self.layers for g in layer.grads]
@@ -169,6 +178,8 @@ class AttentionDecoder:
 
     def forward(self, ts_in: np.ndarray, hs_enc: np.ndarray, states: list[tuple[np.ndarray, np.ndarray]]) -> np.ndarray:
         self.lstm.set_state(states)
+        if self.peeky:
+            return self._peeky_forward(ts_in, states[-1][0])
         hs_dec = self.lstm.forward(self.embedding.forward(ts_in))  # (N, Tq, H)
         if self.attention is None:
             return self.affine.forward(hs_dec)
@@ -178,6 +189,8 @@ class AttentionDecoder:
 
     def backward(self, dscores: np.ndarray):
         """dscores: (N, Tq, V) -> ``(dhs_enc (N, T, H) or None, d_states)``, the gradients for the encoder."""
+        if self.peeky:
+            return None, self._peeky_backward(dscores)
         dout = self.affine.backward(dscores)
         dhs_enc = None
         if self.attention is None:
@@ -190,17 +203,41 @@ class AttentionDecoder:
         self.embedding.backward(self.lstm.backward(dhs_dec))
         return dhs_enc, self.lstm.initial_state_grads()
 
+    def _peeky_forward(self, ts_in: np.ndarray, peek: np.ndarray) -> np.ndarray:
+        """The peeky decoder: ``peek: (N, H)``, the encoder's last state, read at every step twice."""
+        N, Tq = ts_in.shape
+        peeks = np.broadcast_to(peek[:, None, :], (N, Tq, peek.shape[1]))  # (N, Tq, H), a view
+        hs_dec = self.lstm.forward(np.concatenate([self.embedding.forward(ts_in), peeks], axis=-1))
+        return self.affine.forward(np.concatenate([hs_dec, peeks], axis=-1))
+
+    def _peeky_backward(self, dscores: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
+        H = self.hidden_size
+        dout = self.affine.backward(dscores)  # (N, Tq, 2H): [h_t, peek]
+        dinputs = self.lstm.backward(np.ascontiguousarray(dout[..., :H]))  # (N, Tq, D + H): [embed, peek]
+        self.embedding.backward(dinputs[..., :-H])
+        d_states = list(self.lstm.initial_state_grads())
+        dh, dc = d_states[-1]
+        # The peeked h is the initial state of the top layer too: its gradient sums all 2 Tq + 1 uses.
+        d_states[-1] = (dh + dout[..., H:].sum(axis=1) + dinputs[..., -H:].sum(axis=1), dc)
+        return d_states
+
     def generate(self, hs_enc: np.ndarray, states: list[tuple[np.ndarray, np.ndarray]], start_id: int,
                  length: int) -> np.ndarray:
         """Greedy decoding for the whole batch: ``(N, length)`` ids; the weights go to ``attention_weights``."""
         N = len(hs_enc)
         ids = np.full((N, 1), start_id, dtype=np.int64)
         generated, weights = [], []
+        peek = states[-1][0][:, None, :]  # (N, 1, H): the encoder's last state, read by every peeky step
         for _ in range(length):
             self.lstm.set_state(states)
-            h = self.lstm.forward(self.embedding.forward(ids))[:, 0]  # (N, H), one step
+            embedded = self.embedding.forward(ids)
+            if self.peeky:
+                embedded = np.concatenate([embedded, peek], axis=-1)
+            h = self.lstm.forward(embedded)[:, 0]  # (N, H), one step
             states = self.lstm.final_states()
-            if self.attention is None:
+            if self.peeky:
+                scores = self.affine.forward(np.concatenate([h, peek[:, 0]], axis=-1))
+            elif self.attention is None:
                 scores = self.affine.forward(h)
             else:
                 c = self.step_attention.forward(hs_enc, h)
@@ -330,11 +367,13 @@ class AttentionSeq2seq:
     ``attention=False`` gives the plain seq2seq of the same size; ``bidirectional=True`` a
     bidirectional encoder (H per direction, and a 2H-wide decoder); ``input_feeding=True`` an
     :class:`InputFeedingDecoder`; ``num_layers > 1`` residual stacks in the encoder and the decoder,
-    decoder layer k starting from encoder layer k's last state.
+    decoder layer k starting from encoder layer k's last state; ``attention=False, peeky=True`` the
+    peeky decoder of "Deep Learning from Scratch 2".
     """
 
     def __init__(self, V: int, D: int, H: int, rng: np.random.Generator, attention: bool = True,
-                 bidirectional: bool = False, input_feeding: bool = False, num_layers: int = 1, dtype=np.float32):
+                 bidirectional: bool = False, input_feeding: bool = False, num_layers: int = 1, peeky: bool = False,
+                 dtype=np.float32):
         if input_feeding and not attention:
             raise ValueError("input_feeding feeds the attention context into the next step: it needs attention=True")
         if input_feeding and num_layers != 1:
@@ -343,7 +382,7 @@ class AttentionSeq2seq:
         if input_feeding:
             self.decoder = InputFeedingDecoder(V, D, self.encoder.output_size, rng, dtype)
         else:
-            self.decoder = AttentionDecoder(V, D, self.encoder.output_size, rng, attention, num_layers, dtype)
+            self.decoder = AttentionDecoder(V, D, self.encoder.output_size, rng, attention, num_layers, peeky, dtype)
         self.loss_layer = SoftmaxCrossEntropy()
         self.params = self.encoder.params + self.decoder.params
         self.grads = self.encoder.grads + self.decoder.grads
@@ -383,12 +422,66 @@ def train_seq2seq(model, optimizer, xs: np.ndarray, ts: np.ndarray, epochs: int,
         order = rng.permutation(len(xs))
         for start in range(0, len(xs) - batch_size + 1, batch_size):  # full batches only: one shape
             rows = order[start:start + batch_size]
-            losses.append(model.forward(xs[rows], ts[rows]))
-            model.backward()
-            if max_grad_norm is not None:
-                clip_grads_by_global_norm(model.grads, max_grad_norm)
-            optimizer.update(model.params, model.grads)
+            losses.append(_train_step(model, optimizer, xs[rows], ts[rows], max_grad_norm))
     return losses
+
+
+def _train_step(model, optimizer, xs: np.ndarray, ts: np.ndarray, max_grad_norm: float | None) -> float:
+    """One update on one batch: forward, backward, clip, step; returns the batch's loss."""
+    loss = model.forward(xs, ts)
+    model.backward()
+    if max_grad_norm is not None:
+        clip_grads_by_global_norm(model.grads, max_grad_norm)
+    optimizer.update(model.params, model.grads)
+    return loss
+
+
+@dataclass
+class LearningCurve:
+    """What :func:`train_with_learning_curve` measured: at each checkpoint, the number of updates
+    done so far, the exact-match test accuracy and the mean training loss since the previous
+    checkpoint; and the CPU seconds of the whole run (training and scoring)."""
+
+    updates: list[int] = field(default_factory=list)
+    accuracies: list[float] = field(default_factory=list)
+    losses: list[float] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+def train_with_learning_curve(V: int, D: int, H: int, xs: np.ndarray, ts: np.ndarray, xs_test: np.ndarray,
+                              ts_test: np.ndarray, start_id: int, *, seed: int, updates: int, checkpoint_every: int,
+                              batch_size: int = 64, lr: float = 0.01, max_grad_norm: float | None = 5.0,
+                              keep_model: bool = False, **model_options):
+    """Build ``AttentionSeq2seq(V, D, H, rng, **model_options)``, train it with Adam (constant ``lr``)
+    for ``updates`` batches of fresh shuffles, both generators seeded by ``seed``, and score it on the test
+    set every ``checkpoint_every`` updates. Returns ``(LearningCurve, model or None)``.
+
+    A plain function of picklable arguments, so that worker processes can run the chapter's seeds
+    and variants side by side; every variant with the same ``seed`` starts from the same generator
+    and sees the same batches in the same order: only the model differs.
+    """
+    if updates % checkpoint_every:
+        raise ValueError(f"updates={updates} must be a multiple of checkpoint_every={checkpoint_every}, "
+                         "so that the last checkpoint is the end of training")
+    start = time.process_time()
+    init_seed, order_seed = np.random.SeedSequence(seed).spawn(2)  # the batches do not depend on the model's size
+    model = AttentionSeq2seq(V, D, H, np.random.default_rng(init_seed), **model_options)
+    rng = np.random.default_rng(order_seed)
+    optimizer = Adam(lr)
+    batches_per_epoch = len(xs) // batch_size  # full batches only: one shape
+    curve, losses, order = LearningCurve(), [], None
+    for step in range(updates):
+        k = step % batches_per_epoch
+        if k == 0:
+            order = rng.permutation(len(xs))
+        rows = order[k * batch_size:(k + 1) * batch_size]
+        losses.append(_train_step(model, optimizer, xs[rows], ts[rows], max_grad_norm))
+        if (step + 1) % checkpoint_every == 0:
+            curve.updates.append(step + 1)
+            curve.accuracies.append(exact_match_accuracy(model, xs_test, ts_test, start_id))
+            curve.losses.append(float(np.mean(losses[-checkpoint_every:])))
+    curve.seconds = time.process_time() - start
+    return curve, model if keep_model else None
 
 
 def exact_match_accuracy(model, xs: np.ndarray, ts: np.ndarray, start_id: int, batch_size: int = 1000) -> float:

@@ -9,7 +9,8 @@ character ids. The API, used by chapter 7 (seq2seq) and chapter 8 (attention):
 - :func:`addition_pairs`, :func:`date_pairs`: the seeded string pairs;
 - :func:`addition_task`, :func:`date_task`: a :class:`Seq2seqTask`, the pairs split into train
   and test and encoded (``xs: (N, T_in)`` sources, ``ts: (N, 1 + T_out)`` START then the answer);
-- :func:`pad`, :func:`encode_padded`, :func:`decode_ids`: the plain functions underneath.
+- :func:`pad`, :func:`encode_padded`, :func:`decode_ids`: the plain functions underneath;
+  :func:`move_padding_left` moves each row's padding in front of the question.
 
 Conventions, the same for both tasks:
 
@@ -67,6 +68,23 @@ def encode_padded(texts: Sequence[str], vocab: Vocabulary, width: int, reverse: 
                        "build the vocabulary from every character the task can produce")
     ids = vocab_ids[where].reshape(len(texts), width)
     return ids[:, ::-1].copy() if reverse else ids
+
+
+def move_padding_left(xs: np.ndarray, pad_id: int = PAD_ID) -> np.ndarray:
+    """Right-padded ids ``(N, T)`` -> the same rows padded on the left: ``"57+6   " -> "   57+6"``.
+
+    An encoder whose last state is the message (seq2seq without attention) then ends on the last
+    character of the question instead of a run of padding. The padding is the trailing ``pad_id``
+    run of each row (a space inside a question is the same id, and stays where it is).
+    """
+    xs = np.asarray(xs)
+    if xs.ndim != 2:
+        raise ValueError(f"move_padding_left expects ids of shape (N, T), got {xs.shape}: add the batch axis, xs[None]")
+    T = xs.shape[1]
+    trailing = np.argmax(xs[:, ::-1] != pad_id, axis=1)  # (N,): the length of each row's trailing padding
+    trailing[(xs == pad_id).all(axis=1)] = 0  # an all-padding row stays as it is
+    columns = (np.arange(T)[None, :] - trailing[:, None]) % T  # rotate each row right by its padding
+    return np.take_along_axis(xs, columns, axis=1)
 
 
 def _code_point_table(vocab: Vocabulary) -> tuple[np.ndarray, np.ndarray]:

@@ -6,8 +6,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from seqlab import attention_seq2seq
 from seqlab.attention import TimeAttention
-from seqlab.attention_seq2seq import AttentionSeq2seq, exact_match_accuracy, train_seq2seq
+from seqlab.attention_seq2seq import AttentionSeq2seq, exact_match_accuracy, train_seq2seq, train_with_learning_curve
 from seqlab.convert import to_torch
 from seqlab.datasets import date_task
 from seqlab.gradcheck import numerical_gradient
@@ -18,7 +19,9 @@ torch.set_num_threads(1)
 
 VARIANTS = {"attention": {}, "no attention": dict(attention=False), "bidirectional": dict(bidirectional=True),
             "input feeding": dict(input_feeding=True), "residual, 3 layers": dict(num_layers=3),
-            "no attention, 2 layers": dict(attention=False, num_layers=2)}
+            "no attention, 2 layers": dict(attention=False, num_layers=2),
+            "no attention, peeky": dict(attention=False, peeky=True),
+            "no attention, peeky, 2 layers": dict(attention=False, peeky=True, num_layers=2)}
 
 
 @pytest.mark.parametrize("variant", VARIANTS)
@@ -70,20 +73,57 @@ def test_generate_reproduces_teacher_forced_argmax_and_weights(variant):
     np.testing.assert_allclose(model.attention_weights, generate_weights, rtol=1e-10)
 
 
+@pytest.mark.parametrize("variant", ["no attention", "no attention, peeky", "no attention, peeky, 2 layers"])
+def test_generate_without_attention_reproduces_teacher_forced_argmax(variant):
+    rng = np.random.default_rng(5)
+    V, N, T, Tq = 9, 3, 6, 4
+    model = AttentionSeq2seq(V, 4, 5, rng, dtype=np.float64, **VARIANTS[variant])
+    xs = rng.integers(0, V, (N, T))
+    generated = model.generate(xs, start_id=1, length=Tq)
+    assert generated.shape == (N, Tq) and model.attention_weights is None
+    ts = np.concatenate([np.ones((N, 1), np.int64), generated], axis=1)
+    model.forward(xs, ts)
+    scores = model.decoder.affine.x @ model.decoder.affine.params[0] + model.decoder.affine.params[1]
+    np.testing.assert_array_equal(scores.argmax(-1), generated)
+
+
+def test_peeky_decoder_reads_the_encoder_state_at_every_step():
+    model = AttentionSeq2seq(7, 3, 4, np.random.default_rng(0), attention=False, peeky=True)
+    assert model.decoder.lstm.layers[0].input_size == 3 + 4 and model.decoder.affine.params[0].shape == (8, 7)
+
+
 def test_variant_errors_name_the_fix():
     with pytest.raises(ValueError, match="needs attention=True"):
         AttentionSeq2seq(5, 2, 3, np.random.default_rng(0), attention=False, input_feeding=True)
     with pytest.raises(ValueError, match="num_layers=1"):
         AttentionSeq2seq(5, 2, 3, np.random.default_rng(0), bidirectional=True, num_layers=2)
+    with pytest.raises(ValueError, match="attention=False with peeky=True"):
+        AttentionSeq2seq(5, 2, 3, np.random.default_rng(0), peeky=True)
 
 
-def test_attention_learns_dates_quickly_and_beats_the_plain_model():
-    task = date_task(6000, test_fraction=0.1, seed=3)
-    V = len(task.vocab)
-    accuracies = {}
-    for attention in (True, False):
-        model = AttentionSeq2seq(V, 16, 32, np.random.default_rng(0), attention=attention)
-        losses = train_seq2seq(model, Adam(0.01), task.xs_train, task.ts_train, epochs=3, batch_size=64)
-        assert losses[-1] < losses[0]
-        accuracies[attention] = exact_match_accuracy(model, task.xs_test, task.ts_test, task.start_id)
-    assert accuracies[True] > accuracies[False] + 0.1, accuracies
+def test_learning_curve_is_seeded_and_scores_at_each_checkpoint():
+    task = date_task(700, test_fraction=100 / 700, seed=1)
+    args = (len(task.vocab), 8, 16, task.xs_train, task.ts_train, task.xs_test, task.ts_test, task.start_id)
+    curve, model = train_with_learning_curve(*args, seed=3, updates=12, checkpoint_every=4, batch_size=32,
+                                             keep_model=True)
+    assert curve.updates == [4, 8, 12] and len(curve.accuracies) == len(curve.losses) == 3
+    assert all(0 <= a <= 1 for a in curve.accuracies) and curve.seconds > 0
+    assert curve.losses[-1] < curve.losses[0]
+    assert curve.accuracies[-1] == exact_match_accuracy(model, task.xs_test, task.ts_test, task.start_id)
+    again, none = train_with_learning_curve(*args, seed=3, updates=12, checkpoint_every=4, batch_size=32)
+    assert none is None and again.losses == curve.losses and again.accuracies == curve.accuracies
+    with pytest.raises(ValueError, match="multiple of checkpoint_every"):
+        train_with_learning_curve(*args, seed=0, updates=10, checkpoint_every=4)
+
+
+def test_learning_curve_batches_do_not_depend_on_the_model(monkeypatch):
+    # Two models of different sizes, one seed: the same batches in the same order, recorded by a spy.
+    task = date_task(400, test_fraction=0.1, seed=2)
+    step, batches = attention_seq2seq._train_step, []
+    monkeypatch.setattr(attention_seq2seq, "_train_step",
+                        lambda model, optimizer, xs, ts, clip: batches.append(xs.copy()) or step(model, optimizer, xs, ts, clip))
+    for H, options in ((8, {}), (6, dict(bidirectional=True))):
+        train_with_learning_curve(len(task.vocab), 4, H, task.xs_train, task.ts_train, task.xs_test[:10],
+                                  task.ts_test[:10], task.start_id, seed=7, updates=6, checkpoint_every=6,
+                                  batch_size=16, **options)
+    np.testing.assert_array_equal(np.stack(batches[:6]), np.stack(batches[6:]))

@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 
 from seqlab.datasets import (DATE_FORMATS, DATE_RANGE, DATE_SOURCE_WIDTH, PAD_ID, START_ID, addition_pairs,
-                             addition_task, date_pairs, date_task, decode_ids, encode_padded, format_date, pad)
+                             addition_task, date_pairs, date_task, decode_ids, encode_padded, format_date, move_padding_left,
+                             pad)
 
 
 def test_addition_pairs_are_seeded_distinct_and_correct():
@@ -101,3 +102,17 @@ def test_date_task_encodes_every_character_and_decodes_back():
     assert task.decode_answers(task.ts_test[:, 1:]) == [a for _, a in task.test_pairs]
     assert decode_ids(task.xs_train, task.vocab) == [q for q, _ in task.train_pairs]
     assert len(task.vocab) == 60
+
+
+def test_move_padding_left_moves_only_the_trailing_padding():
+    task = date_task(300, seed=5)
+    questions = ["9 may 1994", "57", "", "wednesday, september 29, 2049"]  # inner spaces, short, empty, full width
+    right = encode_padded(questions, task.vocab, 29)
+    left = move_padding_left(right)
+    assert ["".join(task.vocab.decode(row)) for row in left] == [q.rjust(29) for q in questions]
+    assert left.dtype == right.dtype
+    left_test = move_padding_left(task.xs_test)
+    assert decode_ids(left_test, task.vocab) == [q for q, _ in task.test_pairs]
+    assert (left_test[:, -1] != PAD_ID).all(), "every question now ends at the last position"
+    with pytest.raises(ValueError, match=r"shape \(N, T\)"):
+        move_padding_left(right[0])
