@@ -173,3 +173,61 @@ def train(model, xs: np.ndarray, ts: np.ndarray, optimizer, steps: int, batch_si
             clip_grads_by_global_norm(model.grads, max_norm)
         optimizer.update(model.params, model.grads)
     return TrainingLog(np.array(losses), np.array(norms))
+
+
+def recall_experiment(cell: str, optimizer: str, lag: int, seed: int, *, hidden_size: int = 16,
+                      steps: int = 300, batch_size: int = 128, lr: float | None = None, max_norm: float = 1.0,
+                      keep_bias: float | None = None, num_symbols: int = 4, keep_model: bool = False) -> dict:
+    """Train one many-to-one ``cell`` on :func:`seqlab.tasks.long_range_recall` at ``lag``; a plain dict of results.
+
+    Taught in: book/03_gradient_flow.md, book/05_gru.md
+
+    One run of the memory experiment of chapters 3 to 5, a function of the package so that worker
+    processes can run many at once. ``cell`` is ``"RNN"``, ``"LSTM"`` or ``"GRU"`` (H =
+    ``hidden_size``, PyTorch's default initialization drawn from ``seed``; with ``keep_bias``, the
+    bias of the gate that keeps the state, the LSTM's forget gate or the GRU's update gate z, is then
+    set to it, so that both start by keeping about ``sigmoid(keep_bias)`` of their state per step);
+    ``optimizer`` is ``"SGD"`` or ``"Adam"``, at ``lr`` (default: 0.3
+    for SGD, 0.02 for Adam). Every run sees the same 2,000 training and 500 test sequences of the
+    lag, ``steps`` batches of ``batch_size`` drawn with ``seed``, clipped by global norm at
+    ``max_norm``: only the cell, the optimizer and the seed change the budget's use, not its size.
+
+    Returns ``accuracy`` (test), ``final_loss`` (mean training loss of the last 20 steps), and the
+    ratio ``||dL/dx_0|| / ||dL/dx_lag||`` on the test set before (``signal_before``) and after
+    (``signal_after``) training: how much of the learning signal reaches the symbol to recall.
+    """
+    from seqlab.gru import TimeGRU
+    from seqlab.lstm import TimeLSTM
+    from seqlab.optim import SGD, Adam
+    from seqlab.rnn import TimeRNN
+    from seqlab.tasks import long_range_recall
+
+    layers = {"RNN": TimeRNN, "LSTM": TimeLSTM, "GRU": TimeGRU}
+    optimizers = {"SGD": (SGD, 0.3), "Adam": (Adam, 0.02)}
+    if cell not in layers or optimizer not in optimizers:
+        raise ValueError(f"cell must be one of {sorted(layers)} and optimizer one of {sorted(optimizers)}, "
+                         f"got {cell!r} and {optimizer!r}")
+    rng = np.random.default_rng(seed)
+    H = hidden_size
+    layer = layers[cell].init(num_symbols, H, rng)
+    if cell != "RNN" and keep_bias is not None:
+        layer.params[2][H:2 * H] = keep_bias  # b: LSTM (4H,) blocks i, f, g, o; GRU (3H,) blocks r, z, n
+    model = SequenceClassifier.init(layer, num_symbols, rng)
+    xs_train, ts_train = long_range_recall(2000, lag, num_symbols, seed=0)
+    xs_test, ts_test = long_range_recall(500, lag, num_symbols, seed=1)
+
+    def signal_ratio() -> float:
+        model.forward(xs_test, ts_test)
+        dxs = model.backward()  # (N, T, D)
+        return float(np.linalg.norm(dxs[:, 0]) / np.linalg.norm(dxs[:, -1]))
+
+    signal_before = signal_ratio()
+    optimizer_class, default_lr = optimizers[optimizer]
+    log = train(model, xs_train, ts_train, optimizer_class(default_lr if lr is None else lr), steps=steps,
+                batch_size=batch_size, max_norm=max_norm, seed=seed, progress=False)
+    result = dict(cell=cell, optimizer=optimizer, lag=lag, seed=seed, accuracy=model.accuracy(xs_test, ts_test),
+                  final_loss=float(np.mean(log.loss[-20:])), signal_before=signal_before, signal_after=signal_ratio(),
+                  diverged=log.diverged_at is not None, loss=log.loss)
+    if keep_model:
+        result["model"] = model
+    return result

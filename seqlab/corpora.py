@@ -1,7 +1,8 @@
-"""Offline corpora for language models: a vocabulary, a synthetic language whose entropy rate is
-known exactly, and real English from the docstrings of Python's standard library.
+"""Offline corpora for language models: a vocabulary, two synthetic languages whose entropy rates
+are known exactly (a second-order Markov toy English, and a language whose last word must agree
+with its first across a long span), and real English from the docstrings of Python's standard library.
 
-Taught in: book/02_rnn.md
+Taught in: book/02_rnn.md, book/04_lstm.md (the agreement language)
 
 A corpus is three long streams of token ids (train, valid, test), sentences or documents separated
 by ``<eos>``. Nothing is downloaded and nothing is cached on disk: both corpora are rebuilt in well
@@ -119,8 +120,8 @@ class Corpus:
     Taught in: book/02_rnn.md
 
     Sentences (or documents) are separated by ``<eos>``. ``source`` is the process that generated
-    a synthetic corpus (its exact entropy rate is the best cross-entropy any model can reach), None
-    for real text.
+    a synthetic corpus (its exact entropy rate, ``source.entropy_rate()``, is the best cross-entropy
+    any model can reach), None for real text.
     """
 
     name: str
@@ -128,7 +129,7 @@ class Corpus:
     train: np.ndarray
     valid: np.ndarray
     test: np.ndarray
-    source: "MarkovLanguage | None" = None
+    source: "MarkovLanguage | AgreementLanguage | None" = None
 
     def describe(self) -> str:
         """One line: the name, V, and the size of each split."""
@@ -550,6 +551,111 @@ def synthetic_corpus(n_train: int = 100_000, n_valid: int = 10_000, n_test: int 
     train_rng, valid_rng, test_rng = (np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(3))
     return Corpus(name="synthetic", vocab=language.vocab, train=language.sample(n_train, train_rng),
                   valid=language.sample(n_valid, valid_rng), test=language.sample(n_test, test_rng), source=language)
+
+
+# ---------------------------------------------------------------------------------------------
+# A language with a long-range dependency and a known entropy rate
+# ---------------------------------------------------------------------------------------------
+
+_AGREEMENT_SUBJECTS = ("cat", "dog", "cow", "owl", "bee", "frog", "duck", "wolf")
+_AGREEMENT_VERBS = ("meows", "barks", "moos", "hoots", "buzzes", "croaks", "quacks", "howls")
+_AGREEMENT_FILLERS = ("very", "much", "so", "too", "quite", "rather", "really", "truly")
+
+
+class AgreementLanguage:
+    """Sentences whose last word must agree with their first, across a span of random filler words.
+
+    Taught in: book/04_lstm.md
+
+    Each sentence is: a subject drawn uniformly from ``num_subjects`` (``cat``, ``dog``, ...), then
+    G filler words drawn uniformly and independently from ``num_fillers`` (``very``, ``much``, ...),
+    then the one verb that agrees with the subject (``cat`` -> ``meows``), then ``<eos>``. The span
+    G is geometric, ``P(G = g) = (1 - q)^g q`` with ``q = 1 / (1 + mean_span)``: after each filler
+    the verb comes with the same probability q, so the end of the span cannot be predicted from
+    its length, and only the subject, seen ``G + 1`` steps earlier, says *which* verb comes.
+
+    The sentence so far determines the state of the source (start; inside the span of subject k;
+    after the verb), so its entropy rate is exact: the mean entropy of a sentence over its mean
+    length, ``(log K + (h(q) + (1 - q) log F) / q) / (2 + 1 / q)`` nats per token, with h the binary
+    entropy, K subjects and F fillers. A model that forgets the subject can do no better than to
+    spread the verb's probability over the K verbs: it pays ``log K`` more per sentence
+    (:meth:`no_memory_perplexity`).
+    """
+
+    def __init__(self, num_subjects: int = 8, num_fillers: int = 4, mean_span: float = 20.0):
+        _check_positive_int("num_subjects", num_subjects, minimum=2)
+        _check_positive_int("num_fillers", num_fillers, minimum=1)
+        if num_subjects > len(_AGREEMENT_SUBJECTS) or num_fillers > len(_AGREEMENT_FILLERS):
+            raise ValueError(f"at most {len(_AGREEMENT_SUBJECTS)} subjects and {len(_AGREEMENT_FILLERS)} fillers, "
+                             f"got num_subjects={num_subjects}, num_fillers={num_fillers}")
+        if not mean_span > 0:
+            raise ValueError(f"mean_span is the mean number of filler words, a positive number, got {mean_span}")
+        self.num_subjects, self.num_fillers, self.mean_span = int(num_subjects), int(num_fillers), float(mean_span)
+        self.q = 1.0 / (1.0 + self.mean_span)
+        self.subjects = list(_AGREEMENT_SUBJECTS[:num_subjects])
+        self.verbs = list(_AGREEMENT_VERBS[:num_subjects])
+        self.fillers = list(_AGREEMENT_FILLERS[:num_fillers])
+        self.vocab = Vocabulary([EOS, *self.subjects, *self.fillers, *self.verbs])
+        self.eos_id = self.vocab.id_of(EOS)
+        self.subject_ids = self.vocab.encode(self.subjects)
+        self.filler_ids = self.vocab.encode(self.fillers)
+        self.verb_ids = self.vocab.encode(self.verbs)  # verb_ids[k] agrees with subject_ids[k]
+
+    def mean_sentence_length(self) -> float:
+        """Subject, ``mean_span`` fillers, verb and ``<eos>``: ``3 + mean_span`` tokens."""
+        return 3.0 + self.mean_span
+
+    def _span_step_entropy(self) -> float:
+        """Entropy of one token inside the span: verb or filler (h(q)), and which filler."""
+        q = self.q
+        binary = -(q * math.log(q) + (1 - q) * math.log1p(-q)) if q < 1 else 0.0
+        return binary + (1 - q) * math.log(self.num_fillers)
+
+    def entropy_rate(self) -> float:
+        """The best possible cross-entropy per token, in nats: sentence entropy / mean sentence length."""
+        sentence = math.log(self.num_subjects) + self._span_step_entropy() / self.q
+        return sentence / self.mean_sentence_length()
+
+    def optimal_perplexity(self) -> float:
+        """``exp(entropy_rate())``: the lowest perplexity any model can reach on average."""
+        return math.exp(self.entropy_rate())
+
+    def no_memory_perplexity(self) -> float:
+        """The lowest perplexity of a model that knows everything but the subject: ``log K`` more per sentence."""
+        return math.exp(self.entropy_rate() + math.log(self.num_subjects) / self.mean_sentence_length())
+
+    def sample(self, n_tokens: int, rng: np.random.Generator) -> np.ndarray:
+        """A stream of ``n_tokens`` ids, whole sentences from the start (the last one cut): (n_tokens,) int64."""
+        _check_positive_int("n_tokens", n_tokens)
+        pieces, total = [], 0
+        while total < n_tokens:
+            n = max(16, int((n_tokens - total) / self.mean_sentence_length()) + 16)  # sentences per batch
+            subjects = rng.integers(0, self.num_subjects, size=n)
+            spans = rng.geometric(self.q, size=n) - 1  # numpy's geometric counts trials, from 1
+            fillers = rng.integers(0, self.num_fillers, size=int(spans.sum()))
+            starts = np.concatenate([[0], np.cumsum(spans)])
+            for k, g, a in zip(subjects.tolist(), spans.tolist(), starts[:-1].tolist()):
+                sentence = np.concatenate([[self.subject_ids[k]], self.filler_ids[fillers[a:a + g]],
+                                           [self.verb_ids[k], self.eos_id]])
+                pieces.append(sentence)
+                total += len(sentence)
+                if total >= n_tokens:
+                    break
+        return np.concatenate(pieces)[:n_tokens].astype(np.int64)
+
+
+def agreement_corpus(n_train: int = 100_000, n_valid: int = 10_000, n_test: int = 20_000, seed: int = 0,
+                     **language) -> Corpus:
+    """Three independent streams of :class:`AgreementLanguage` (its keyword arguments in ``language``).
+
+    Taught in: book/04_lstm.md
+    """
+    for name, value in (("n_train", n_train), ("n_valid", n_valid), ("n_test", n_test)):
+        _check_positive_int(name, value, minimum=2)
+    source = AgreementLanguage(**language)
+    train_rng, valid_rng, test_rng = (np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(3))
+    return Corpus(name="agreement", vocab=source.vocab, train=source.sample(n_train, train_rng),
+                  valid=source.sample(n_valid, valid_rng), test=source.sample(n_test, test_rng), source=source)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -339,3 +339,50 @@ def train_lm(model, optimizer, ids: np.ndarray, *, batch_size: int, time_size: i
     if not history.steps or history.steps[-1] != len(history.losses):
         record_point()
     return history
+
+
+_EXPERIMENT_CORPORA: dict = {}
+
+
+def lm_experiment(model: str, corpus: str, seed: int, *, D: int, H: int, batch_size: int, time_size: int,
+                  lr: float, steps: int, eval_batch_size: int = 32, **model_options) -> dict:
+    """Build, train and score one language model; a plain dict of results, for worker processes.
+
+    Taught in: book/04_lstm.md
+
+    ``model`` is ``"RNN LM"``, ``"LSTM LM"``, ``"GRU LM"`` or ``"better LSTM LM"`` (the classes of
+    :mod:`seqlab.models`, the last with ``D = H`` and ``model_options`` such as ``dropout``);
+    ``corpus`` is ``"agreement"`` (:func:`seqlab.corpora.agreement_corpus`), ``"synthetic"`` or
+    ``"stdlib docstrings"``, each rebuilt from its default seed, so that every run sees the same
+    text. ``seed`` draws the initial weights and the per-epoch shift of the blocks. Training is
+    chapter 2's recipe: :func:`train_lm` with Adam at ``lr`` along :func:`cosine_lr` over ``steps``
+    steps of ``batch_size`` rows of ``time_size`` tokens, no clipping; the test perplexity is
+    :func:`evaluate_perplexity` with dropout off. Returns ``perplexity``, ``parameters``,
+    ``cpu_seconds`` and, for a synthetic corpus, the ``optimum`` (``source.optimal_perplexity()``).
+    """
+    from seqlab.corpora import agreement_corpus, stdlib_docstrings_corpus, synthetic_corpus
+    from seqlab.models import GRULM, RNNLM, BetterLSTMLM, LSTMLM
+    from seqlab.optim import Adam
+
+    corpora = {"agreement": agreement_corpus, "synthetic": synthetic_corpus, "stdlib docstrings": stdlib_docstrings_corpus}
+    builders = {"RNN LM": lambda V, rng: RNNLM(V, D, H, rng), "LSTM LM": lambda V, rng: LSTMLM(V, D, H, rng),
+                "GRU LM": lambda V, rng: GRULM(V, D, H, rng),
+                "better LSTM LM": lambda V, rng: BetterLSTMLM(V, H, H, rng, **model_options)}
+    if model not in builders or corpus not in corpora:
+        raise ValueError(f"model must be one of {sorted(builders)} and corpus one of {sorted(corpora)}, "
+                         f"got {model!r} and {corpus!r}")
+    if corpus not in _EXPERIMENT_CORPORA:  # one build per process: a worker runs many models on one corpus
+        _EXPERIMENT_CORPORA[corpus] = corpora[corpus]()
+    data = _EXPERIMENT_CORPORA[corpus]
+    start = time.process_time()
+    lm = builders[model](len(data.vocab), np.random.default_rng(seed))
+    train_lm(lm, Adam(lr), data.train, batch_size=batch_size, time_size=time_size, max_steps=steps,
+             lr_schedule=cosine_lr(lr, steps), rng=np.random.default_rng(seed + 1), progress=False)
+    if hasattr(lm, "eval"):
+        lm.eval()
+    result = dict(model=model, corpus=corpus, seed=seed,
+                  perplexity=evaluate_perplexity(lm, data.test, batch_size=eval_batch_size, time_size=time_size),
+                  parameters=int(sum(p.size for p in lm.params)), cpu_seconds=time.process_time() - start)
+    if data.source is not None:
+        result["optimum"] = data.source.optimal_perplexity()
+    return result

@@ -4,7 +4,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from seqlab.classifiers import MeanSquaredError, SequenceClassifier, SequenceRegressor, TrainingLog, train
+from seqlab.classifiers import MeanSquaredError, SequenceClassifier, SequenceRegressor, TrainingLog, recall_experiment, train
 from seqlab.convert import affine_to_linear, time_rnn_to_torch, to_torch
 from seqlab.gradcheck import check_layer_gradients, numerical_gradient, relative_error
 from seqlab.optim import SGD
@@ -120,3 +120,28 @@ def test_train_validates_its_arguments():
         train(model, xs, ts, SGD(0.1), steps=1, batch_size=11, progress=False)
     with pytest.raises(ValueError, match="10 sequences but ts holds 9"):
         train(model, xs, ts[:9], SGD(0.1), steps=1, batch_size=2, progress=False)
+
+
+def test_recall_experiment_reports_one_seeded_run():
+    first = recall_experiment("GRU", "Adam", lag=3, seed=0, steps=5, batch_size=16)
+    again = recall_experiment("GRU", "Adam", lag=3, seed=0, steps=5, batch_size=16)
+    assert first["accuracy"] == again["accuracy"] and np.array_equal(first["loss"], again["loss"])
+    assert set(first) >= {"accuracy", "final_loss", "signal_before", "signal_after", "diverged"} and "model" not in first
+    assert 0 <= first["accuracy"] <= 1 and first["signal_before"] > 0 and len(first["loss"]) == 5
+
+
+@pytest.mark.parametrize("cell, gates", [("LSTM", 4), ("GRU", 3)])
+def test_recall_experiment_sets_the_keep_gate_bias_of_either_cell(cell, gates):
+    run = recall_experiment(cell, "SGD", lag=2, seed=0, steps=1, batch_size=4, lr=1e-12, keep_bias=3.0, keep_model=True)
+    b = run["model"].time_layer.params[2]
+    H = b.shape[0] // gates
+    np.testing.assert_allclose(b[H:2 * H], 3.0, atol=1e-6)  # the f block (i, f, g, o) or the z block (r, z, n)
+    default = recall_experiment(cell, "SGD", lag=2, seed=0, steps=1, batch_size=4, lr=1e-12, keep_model=True)
+    assert np.abs(default["model"].time_layer.params[2]).max() <= 1 / np.sqrt(H) + 1e-6  # PyTorch's default range
+
+
+def test_recall_experiment_errors_name_the_choices():
+    with pytest.raises(ValueError, match="cell must be one of"):
+        recall_experiment("Transformer", "Adam", lag=2, seed=0)
+    with pytest.raises(ValueError, match="optimizer"):
+        recall_experiment("RNN", "RMSprop", lag=2, seed=0)

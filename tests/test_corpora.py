@@ -1,4 +1,4 @@
-"""The vocabulary, the synthetic language (exact entropy rate) and the standard-library corpus."""
+"""The vocabulary, the synthetic languages (exact entropy rates) and the standard-library corpus."""
 import math
 
 import numpy as np
@@ -7,7 +7,9 @@ import pytest
 from seqlab.corpora import (
     EOS,
     UNK,
+    AgreementLanguage,
     MarkovLanguage,
+    agreement_corpus,
     Vocabulary,
     docstring_tokens,
     stdlib_docstrings_corpus,
@@ -248,3 +250,62 @@ def test_the_default_stdlib_corpus_is_real_english():
     assert {"the", ".", ","} <= set(corpus.vocab.tokens[2:8])
     unk_rate = np.mean(corpus.test == corpus.vocab.id_of(UNK))
     assert 0.01 < unk_rate < 0.15, unk_rate  # capped, yet mostly known words
+
+
+# -- The agreement language: a long-range dependency with a known entropy rate --------------------
+
+def _oracle_log_probs(language, ids):
+    """log P(ids[t+1] | ids[:t+1]) under the true source, token by token, written from its definition."""
+    subject_of_verb = dict(zip(language.subject_ids.tolist(), language.verb_ids.tolist()))
+    log_probs, verb = [], None
+    for previous, token in zip(ids[:-1].tolist(), ids[1:].tolist()):
+        if previous == language.eos_id:
+            p = 1 / language.num_subjects if token in subject_of_verb else 0.0
+        elif previous in language.verb_ids:
+            p = float(token == language.eos_id)
+        else:
+            verb = subject_of_verb.get(previous, verb)
+            p = language.q if token == verb else (1 - language.q) / language.num_fillers if token in language.filler_ids else 0.0
+        log_probs.append(math.log(p))
+    return np.array(log_probs)
+
+
+@pytest.mark.parametrize("options", [dict(), dict(num_subjects=2, num_fillers=1, mean_span=3.0)])
+def test_agreement_language_entropy_rate_matches_the_mean_surprise_of_its_own_text(options):
+    language = AgreementLanguage(**options)
+    ids = language.sample(200_000, np.random.default_rng(0))
+    surprise = -_oracle_log_probs(language, ids).mean()
+    assert surprise == pytest.approx(language.entropy_rate(), abs=0.01)
+    assert language.optimal_perplexity() == pytest.approx(math.exp(language.entropy_rate()))
+    expected_gap = math.log(language.num_subjects) / language.mean_sentence_length()
+    assert math.log(language.no_memory_perplexity()) - language.entropy_rate() == pytest.approx(expected_gap)
+
+
+def test_agreement_sentences_end_with_the_verb_of_their_subject():
+    language = AgreementLanguage(num_subjects=3, num_fillers=2, mean_span=4.0)
+    ids = language.sample(5_000, np.random.default_rng(1))
+    sentences = np.split(ids, np.flatnonzero(ids == language.eos_id) + 1)[:-1]
+    spans = []
+    for sentence in sentences:
+        subject, *fillers, verb, eos = sentence.tolist()
+        assert eos == language.eos_id and subject in language.subject_ids and set(fillers) <= set(language.filler_ids)
+        assert verb == language.verb_ids[list(language.subject_ids).index(subject)]
+        spans.append(len(fillers))
+    assert np.mean(spans) == pytest.approx(language.mean_span, rel=0.1)
+    assert ids[0] in language.subject_ids  # the stream starts at a sentence start
+
+
+def test_agreement_corpus_is_seeded_and_keeps_its_source():
+    a, b, c = agreement_corpus(2_000, 500, 500, seed=0), agreement_corpus(2_000, 500, 500, seed=0), agreement_corpus(2_000, 500, 500, seed=1)
+    assert np.array_equal(a.train, b.train) and not np.array_equal(a.train, c.train)
+    assert not np.array_equal(a.train[:500], a.valid)
+    assert len(a.train) == 2_000 and a.source.vocab is a.vocab and a.name == "agreement"
+
+
+def test_agreement_language_errors_name_the_argument():
+    with pytest.raises(ValueError, match="num_subjects"):
+        AgreementLanguage(num_subjects=1)
+    with pytest.raises(ValueError, match="at most"):
+        AgreementLanguage(num_subjects=20)
+    with pytest.raises(ValueError, match="mean_span"):
+        AgreementLanguage(mean_span=0)

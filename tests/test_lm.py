@@ -244,3 +244,15 @@ def test_train_lm_resets_each_epoch_clips_and_schedules():
     assert [lr for lr, _ in optimizer.seen] == pytest.approx([0.1 * step for step in range(8)])
     for _, grad in optimizer.seen:  # clipped from norm 50 to 5 before the update
         np.testing.assert_allclose(grad, [3.0, 4.0, 0.0], rtol=1e-6)
+
+
+def test_lm_experiment_trains_and_scores_one_seeded_model():
+    from seqlab.lm import lm_experiment
+
+    settings = dict(D=4, H=6, batch_size=4, time_size=5, lr=0.01, steps=3)
+    first = lm_experiment("GRU LM", "agreement", 0, **settings)
+    assert first == {**lm_experiment("GRU LM", "agreement", 0, **settings), "cpu_seconds": first["cpu_seconds"]}
+    assert first["perplexity"] > first["optimum"] > 1 and first["parameters"] > 0
+    assert lm_experiment("RNN LM", "agreement", 1, **settings)["perplexity"] != lm_experiment("RNN LM", "agreement", 0, **settings)["perplexity"]
+    with pytest.raises(ValueError, match="model must be one of"):
+        lm_experiment("Transformer LM", "agreement", 0, **settings)
