@@ -194,15 +194,29 @@ class Seq2seq:
 
     @classmethod
     def init(cls, V: int, D: int, H: int, rng: np.random.Generator | int = 0, dtype=np.float32,
-             forget_bias: float | None = None) -> "Seq2seq":
-        """Embeddings of size D and LSTMs of size H, initialized as ``torch.nn`` does, from ``rng``.
+             forget_bias: float | None = None, weights: str = "torch") -> "Seq2seq":
+        """Embeddings of size D and LSTMs of size H, initialized from ``rng``.
 
+        ``weights="torch"`` draws them as ``torch.nn`` does (uniform in +-1/sqrt(H) for the LSTMs,
+        +-1/sqrt(fan_in) for the output layer, standard normal embeddings); ``weights="dlfs2"`` as
+        "Deep Learning from Scratch 2" does (``ch07/seq2seq.py``): normal weights divided by
+        sqrt(fan_in), embeddings divided by 100, zero biases.
         ``forget_bias``: when given, both LSTMs' forget-gate biases start at this value instead
-        (chapter 4: a bias of 1 keeps about 73% of the cell per step at first, so the state, here
-        the encoder's summary, survives the early updates).
+        (chapter 4: a bias of 1 keeps about 73% of the cell per step at first, meant to let the
+        state, here the encoder's summary, survive the early updates; chapter 7 measures its effect).
         """
+        if weights not in ("torch", "dlfs2"):
+            raise ValueError(f'weights must be "torch" or "dlfs2", got {weights!r}')
         rng = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
         model = cls(Encoder.init(V, D, H, rng, dtype), cls.decoder_class.init(V, D, H, rng, dtype))
+        if weights == "dlfs2":
+            for name, p in zip(model.param_names, model.params):
+                if name.endswith("embed.W"):
+                    p[...] = rng.standard_normal(p.shape) / 100
+                elif name.endswith(".b"):
+                    p[...] = 0
+                else:  # Wx (D_in, 4H), Wh (H, 4H), affine W (H_in, V): N(0, 1 / fan_in)
+                    p[...] = rng.standard_normal(p.shape) / np.sqrt(p.shape[0])
         if forget_bias is not None:
             for lstm in (model.encoder.lstm, model.decoder.lstm):
                 lstm.params[2][H:2 * H] = forget_bias  # b: (4H,), blocks i, f, g, o
@@ -255,22 +269,35 @@ def exact_match_accuracy(model, xs: np.ndarray, ts: np.ndarray, batch_size: int 
 
 @dataclass
 class Seq2seqHistory:
-    """What :func:`train_seq2seq` measured: the mean loss of each epoch, the test accuracy after
-    each epoch (when a test set is given), and the training time in seconds (scoring excluded)."""
+    """What :func:`train_seq2seq` measured: the mean loss of each epoch, the loss of every step,
+    the test accuracy after each epoch (when a test set is given), and the training time in CPU
+    seconds (scoring excluded)."""
 
     losses: list[float] = field(default_factory=list)
+    step_losses: list[float] = field(default_factory=list)
     accuracies: list[float] = field(default_factory=list)
     seconds: float = 0.0
 
 
+SCHEDULES = ("linear", "constant")
+
+
+def _check_schedule(schedule: str) -> None:
+    if schedule not in SCHEDULES:
+        raise ValueError(f"schedule must be one of {SCHEDULES}, got {schedule!r}")
+
+
 def train_seq2seq(model, xs: np.ndarray, ts: np.ndarray, *, epochs: int, batch_size: int, lr: float,
                   max_grad_norm: float = 5.0, seed: int = 0, xs_test: np.ndarray | None = None,
-                  ts_test: np.ndarray | None = None, progress: bool = True) -> Seq2seqHistory:
+                  ts_test: np.ndarray | None = None, progress: bool = True,
+                  schedule: str = "linear") -> Seq2seqHistory:
     """Adam on shuffled minibatches for a fixed number of epochs, clipping the global gradient norm.
 
-    The learning rate decays linearly to zero over the run: large steps early, fine ones at the
-    end, which reaches a given accuracy in fewer epochs than a constant rate.
+    ``schedule="linear"``: the learning rate decays linearly from ``lr`` to zero over the run,
+    large steps early and fine ones at the end; ``"constant"`` keeps ``lr``, as DLFS2 does.
+    Chapter 7 measures what each choice buys.
     """
+    _check_schedule(schedule)
     rng = np.random.default_rng(seed)
     optimizer = Adam(lr=lr)
     num_batches = len(xs) // batch_size  # drop the ragged last batch: every step sees batch_size rows
@@ -282,10 +309,13 @@ def train_seq2seq(model, xs: np.ndarray, ts: np.ndarray, *, epochs: int, batch_s
         loss_sum = 0.0
         for k in range(num_batches):
             rows = order[k * batch_size:(k + 1) * batch_size]
-            loss_sum += model.forward(xs[rows], ts[rows])
+            loss = model.forward(xs[rows], ts[rows])
+            loss_sum += loss
+            history.step_losses.append(float(loss))
             model.backward()
             clip_grads_by_global_norm(model.grads, max_grad_norm)
-            optimizer.lr = lr * (1 - optimizer.step / total_steps)
+            if schedule == "linear":
+                optimizer.lr = lr * (1 - optimizer.step / total_steps)
             optimizer.update(model.params, model.grads)
         history.seconds += time.process_time() - start
         history.losses.append(loss_sum / num_batches)
@@ -300,7 +330,7 @@ def train_and_score(model, xs: np.ndarray, ts: np.ndarray, xs_test: np.ndarray, 
     the training history and the trained model.
 
     A plain function of picklable arguments, so that a worker process can run it and send the
-    model back: chapter 7 trains its six runs (three variants, NumPy and PyTorch) on two workers.
+    model back: chapter 7 trains its NumPy run in a worker beside the PyTorch ones.
     """
     history = train_seq2seq(model, xs, ts, progress=False, **recipe)
     return exact_match_accuracy(model, xs_test, ts_test), history, model

@@ -18,7 +18,7 @@ from torch import nn
 
 from seqlab.convert import (embedding_to_torch, linear_grads_as_affine, affine_to_linear, time_lstm_to_torch,
                             torch_lstm_grads_as_numpy)
-from seqlab.seq2seq import PeekySeq2seq, Seq2seq, Seq2seqHistory
+from seqlab.seq2seq import PeekySeq2seq, Seq2seq, Seq2seqHistory, _check_schedule
 
 
 class TorchSeq2seq(nn.Module):
@@ -104,8 +104,9 @@ def torch_exact_match_accuracy(module: TorchSeq2seq, xs: np.ndarray, ts: np.ndar
 
 def train_torch_seq2seq(module: TorchSeq2seq, xs: np.ndarray, ts: np.ndarray, *, epochs: int, batch_size: int,
                         lr: float, max_grad_norm: float = 5.0, seed: int = 0, xs_test: np.ndarray | None = None,
-                        ts_test: np.ndarray | None = None) -> Seq2seqHistory:
-    """:func:`seqlab.seq2seq.train_seq2seq` in PyTorch: the same batches, Adam, clipping and linear decay."""
+                        ts_test: np.ndarray | None = None, schedule: str = "linear") -> Seq2seqHistory:
+    """:func:`seqlab.seq2seq.train_seq2seq` in PyTorch: the same batches, Adam, clipping and schedule."""
+    _check_schedule(schedule)
     rng = np.random.default_rng(seed)
     # The NumPy LSTMs have one bias where nn.LSTM has two whose sum is used. Adam steps each of
     # torch's two separately, which would move their sum twice as fast as our bias, and clipping
@@ -118,7 +119,8 @@ def train_torch_seq2seq(module: TorchSeq2seq, xs: np.ndarray, ts: np.ndarray, *,
     optimizer = torch.optim.Adam(trained, lr=lr, fused=True)
     num_batches = len(xs) // batch_size
     total_steps = epochs * num_batches
-    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 1 - step / total_steps)
+    decay = (lambda step: 1 - step / total_steps) if schedule == "linear" else (lambda step: 1.0)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, decay)
     xs_all, ts_all = torch.from_numpy(xs), torch.from_numpy(ts)
     history = Seq2seqHistory()
     for _ in range(epochs):
@@ -132,8 +134,10 @@ def train_torch_seq2seq(module: TorchSeq2seq, xs: np.ndarray, ts: np.ndarray, *,
             loss.backward()
             nn.utils.clip_grad_norm_(trained, max_grad_norm)
             optimizer.step()
-            schedule.step()
-            loss_sum += loss.item()
+            scheduler.step()
+            step_loss = loss.item()
+            loss_sum += step_loss
+            history.step_losses.append(step_loss)
         history.seconds += time.process_time() - start
         history.losses.append(loss_sum / num_batches)
         if xs_test is not None:
@@ -142,14 +146,14 @@ def train_torch_seq2seq(module: TorchSeq2seq, xs: np.ndarray, ts: np.ndarray, *,
 
 
 def train_and_score_in_torch(model: Seq2seq, xs: np.ndarray, ts: np.ndarray, xs_test: np.ndarray,
-                             ts_test: np.ndarray, **recipe) -> tuple[float, Seq2seqHistory]:
+                             ts_test: np.ndarray, **recipe) -> tuple[float, Seq2seqHistory, TorchSeq2seq]:
     """Export ``model``'s current weights to PyTorch, train them with :func:`train_torch_seq2seq`
-    on one thread, and return the test accuracy with the training history.
+    on one thread, and return the test accuracy, the training history and the trained module.
 
     A plain function of picklable arguments, so that a worker process can run it: chapter 7
-    trains the PyTorch models on one core while the NumPy models train on the other.
+    trains its variants and its recipe ablation, seed after seed, on two worker processes.
     """
     torch.set_num_threads(1)
     module = seq2seq_to_torch(model)
     history = train_torch_seq2seq(module, xs, ts, **recipe)
-    return torch_exact_match_accuracy(module, xs_test, ts_test), history
+    return torch_exact_match_accuracy(module, xs_test, ts_test), history, module

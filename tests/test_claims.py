@@ -48,7 +48,7 @@ ALLOWED: dict[str, dict[str, str]] = {
 }
 
 # Chapters that other helpers are rewriting for issue 18 while this test is written.
-BEING_REWRITTEN = {"07_seq2seq"}
+BEING_REWRITTEN: set[str] = set()  # chapters whose typed numbers are xfail while issue 18 rewrites them
 
 NUMBER = re.compile(
     r"(?<![\w.\-−/#])"                                # not inside a word, a version or a path

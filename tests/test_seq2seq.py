@@ -167,11 +167,12 @@ def test_torch_training_in_a_worker_process_matches_training_in_process():
     model = Seq2seq.init(len(task.vocab), 8, 16, rng=0)
     before = [p.copy() for p in model.params]
     with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
-        remote_accuracy, remote = pool.submit(train_and_score_in_torch, model, task.xs_train, task.ts_train,
-                                              task.xs_test, task.ts_test, **recipe).result()
-    local_accuracy, local = train_and_score_in_torch(model, task.xs_train, task.ts_train, task.xs_test,
-                                                     task.ts_test, **recipe)
+        remote_accuracy, remote, remote_module = pool.submit(train_and_score_in_torch, model, task.xs_train, task.ts_train,
+                                                             task.xs_test, task.ts_test, **recipe).result()
+    local_accuracy, local, _ = train_and_score_in_torch(model, task.xs_train, task.ts_train, task.xs_test,
+                                                        task.ts_test, **recipe)
     assert remote.losses == pytest.approx(local.losses, rel=1e-6) and remote_accuracy == local_accuracy
+    assert remote_accuracy == torch_exact_match_accuracy(remote_module, task.xs_test, task.ts_test)
     assert remote.seconds > 0
     for p, q in zip(model.params, before):
         np.testing.assert_array_equal(p, q)
@@ -195,3 +196,51 @@ def test_train_and_score_returns_the_trained_model_and_its_accuracy():
                                                  epochs=1, batch_size=50, lr=0.01, seed=0)
     assert trained is model and len(history.losses) == 1 and history.seconds > 0
     assert accuracy == exact_match_accuracy(model, task.xs_test, task.ts_test)
+
+
+@pytest.mark.parametrize("cls", [Seq2seq, PeekySeq2seq])
+def test_dlfs2_initialization_draws_scaled_normals_and_zero_biases(cls):
+    V_, D_, H_ = 13, 16, 64
+    model = cls.init(V_, D_, H_, rng=0, weights="dlfs2")
+    for name, p in zip(model.param_names, model.params, strict=True):
+        if name.endswith(".b"):
+            np.testing.assert_array_equal(p, 0, err_msg=name)
+        elif name.endswith("embed.W"):
+            assert 0.007 < p.std() < 0.013, (name, p.std())
+        else:  # N(0, 1/fan_in): fan_in is the first axis, D + H for the peeky decoder's Wx, 2H for its affine
+            assert abs(p.std() * np.sqrt(p.shape[0]) - 1) < 0.1, (name, p.shape, p.std())
+    biased = cls.init(V_, D_, H_, rng=0, weights="dlfs2", forget_bias=1.0)
+    np.testing.assert_array_equal(biased.encoder.lstm.params[2][H_:2 * H_], 1.0)
+    with pytest.raises(ValueError, match="weights must be"):
+        cls.init(V_, D_, H_, weights="xavier")
+
+
+@pytest.mark.parametrize("schedule", ["linear", "constant"])
+def test_both_schedules_agree_between_numpy_and_torch_and_record_every_step(schedule):
+    task = addition_task(700, test_fraction=0.1, reverse_input=True, seed=2)
+    recipe = dict(epochs=2, batch_size=100, lr=0.01, seed=0, schedule=schedule)
+    model = Seq2seq.init(len(task.vocab), 8, 16, rng=0, forget_bias=1.0)
+    module = seq2seq_to_torch(model)
+    history = train_seq2seq(model, task.xs_train, task.ts_train, progress=False, **recipe)
+    torch_history = train_torch_seq2seq(module, task.xs_train, task.ts_train, **recipe)
+    num_batches = len(task.xs_train) // 100
+    assert len(history.step_losses) == len(torch_history.step_losses) == 2 * num_batches
+    assert history.losses[1] == pytest.approx(np.mean(history.step_losses[num_batches:]), rel=1e-6)
+    np.testing.assert_allclose(history.step_losses, torch_history.step_losses, rtol=1e-4)
+
+
+def test_the_schedule_changes_training_and_a_wrong_name_is_refused():
+    task = addition_task(700, test_fraction=0.1, seed=3)
+    losses = {}
+    for schedule in ("linear", "constant"):
+        model = Seq2seq.init(len(task.vocab), 8, 16, rng=0)
+        losses[schedule] = train_seq2seq(model, task.xs_train, task.ts_train, epochs=1, batch_size=100, lr=0.01,
+                                         progress=False, schedule=schedule).step_losses
+    assert losses["linear"][:2] == losses["constant"][:2]  # the decay has not yet moved the rate much
+    assert losses["linear"][-1] != losses["constant"][-1]
+    with pytest.raises(ValueError, match="schedule must be one of"):
+        train_seq2seq(Seq2seq.init(13, 2, 3), task.xs_train, task.ts_train, epochs=1, batch_size=100, lr=0.01,
+                      progress=False, schedule="cosine")
+    with pytest.raises(ValueError, match="schedule must be one of"):
+        train_torch_seq2seq(seq2seq_to_torch(Seq2seq.init(13, 2, 3)), task.xs_train, task.ts_train, epochs=1,
+                            batch_size=100, lr=0.01, schedule="cosine")
