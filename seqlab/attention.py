@@ -9,7 +9,8 @@ Shapes: N batch, T (or Tk) positions attended over, Tq queries, H (or D) feature
 
 A row whose mask is all ``False`` has nothing to attend to. We define its attention weights, its
 output and every gradient through it as **zeros**, as ``F.scaled_dot_product_attention`` does
-(``nn.MultiheadAttention`` returns NaN there instead); a plain softmax would give 0 / 0 = NaN.
+since torch 2.5 (``nn.MultiheadAttention`` returns NaN there with its default ``need_weights=True``
+and on its inference fast path); a plain softmax would give 0 / 0 = NaN.
 """
 from __future__ import annotations
 

@@ -4,19 +4,24 @@ Taught in: book/08_attention.md
 
 Shapes: N batch, T source length, Tq target length, V vocabulary, D embedding width, H hidden.
 The encoder maps source ids ``xs: (N, T)`` to its states ``hs: (N, T, H)``; the decoder starts
-from the encoder's last state, reads the target shifted right (teacher forcing, ``ts[:, :-1]``)
-and predicts ``ts[:, 1:]``. With attention (Luong et al., 2015, dot score), each decoder state
-``h_t`` scores every encoder state, takes the softmax and the weighted sum, the context ``c_t``,
-and the output layer reads ``[c_t, h_t]``: attention sits **between the LSTM and the Affine**
-layer. Without attention the output layer reads ``h_t`` alone, so the encoder's last state is the
-whole message: the same model with only the bottleneck changed. ``peeky=True`` (without attention)
-is "Deep Learning from Scratch 2"'s peeky decoder: the encoder's last state joins the input of every
-decoder step and of the output layer, the strongest baseline without attention.
+from the encoder's last state, ``h`` and ``c`` (chapter 7's decoders start from ``(h, 0)``), reads
+the target shifted right (teacher forcing, ``ts[:, :-1]``) and predicts ``ts[:, 1:]``. With
+attention (Luong et al., 2015, dot score), each decoder state ``h_t`` scores every encoder state,
+takes the softmax and the weighted sum, the context ``c_t``, and the output layer reads
+``[c_t, h_t]``: attention sits **between the LSTM and the Affine** layer (a simplification, as in
+DLFS2: Luong et al. pass ``[c_t, h_t]`` through a tanh layer first). Attention reads every
+position, the padding included: no mask is passed. Without attention the output layer reads ``h_t``
+alone, so the encoder's last state is the whole message: the same model with only the bottleneck
+changed. ``peeky=True`` (without attention)
+is a peeky decoder like "Deep Learning from Scratch 2"'s, which also inherits the encoder's cell
+state: the encoder's last ``h`` joins the input of every decoder step and of the output layer, the
+strongest baseline without attention.
 
-:class:`InputFeedingDecoder` moves attention the other way: each step's context is also fed into
-the *next* LSTM step's input (Luong's input feeding; Bahdanau et al. likewise feed the context into
-the recurrence), so the decoder knows what it has already read, at the price of a loop over time
-for attention too.
+:class:`InputFeedingDecoder` moves attention the other way: each step's raw context is also fed
+into the *next* LSTM step's input, a simplified input feeding (Luong et al. feed the attentional
+vector ``tanh(W_c [c_{t-1}; h_{t-1}])`` instead; Bahdanau et al. likewise feed the context into the
+recurrence), so the decoder knows what it has already read, at the price of a loop over time for
+attention too.
 
 The encoder can be bidirectional: its states are then the two directions side by side, ``2H``
 wide, and the decoder's LSTM is ``2H`` wide too, starting from both directions' last states. And
@@ -255,6 +260,9 @@ class InputFeedingDecoder:
 
     Taught in: book/08_attention.md
 
+    A simplified input feeding: it feeds the raw context ``c_{t-1}``, where Luong et al. (2015) feed
+    the attentional vector ``tanh(W_c [c_{t-1}; h_{t-1}])``.
+
     The same interface as :class:`AttentionDecoder`. Weights: the embedding, ``Wx: (D + H, 4H)``
     (rows for the embedding, then for the context; one matrix, as if the input were concatenated,
     but applied as two matmuls so nothing is concatenated inside the loop), ``Wh: (H, 4H)``,
@@ -367,8 +375,9 @@ class AttentionSeq2seq:
     ``attention=False`` gives the plain seq2seq of the same size; ``bidirectional=True`` a
     bidirectional encoder (H per direction, and a 2H-wide decoder); ``input_feeding=True`` an
     :class:`InputFeedingDecoder`; ``num_layers > 1`` residual stacks in the encoder and the decoder,
-    decoder layer k starting from encoder layer k's last state; ``attention=False, peeky=True`` the
-    peeky decoder of "Deep Learning from Scratch 2".
+    decoder layer k starting from encoder layer k's last state; ``attention=False, peeky=True`` a
+    peeky decoder like that of "Deep Learning from Scratch 2" (which starts from ``(h, 0)``; this one
+    inherits the encoder's ``c`` too).
     """
 
     def __init__(self, V: int, D: int, H: int, rng: np.random.Generator, attention: bool = True,

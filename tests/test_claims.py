@@ -34,6 +34,9 @@ ALLOWED: dict[str, dict[str, str]] = {
         "temperature to 0.5": "a temperature setting",
         "temperature to 1.5": "a temperature setting",
     },
+    "08_attention": {
+        "since torch 2.5": "a library version (F.scaled_dot_product_attention's zeros for a fully masked row)",
+    },
     "09_bert": {
         "not exactly 0.15": "BERT's masking rate, the recipe (Devlin et al., 2019)",
         "learning rate 0.002": "the recipe's learning rate, `pretrain_mlm`'s default",
