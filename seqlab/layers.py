@@ -180,7 +180,9 @@ class VariationalDropout(Dropout):
     Taught in: book/04_lstm.md
 
     x: (N, T, D); the mask is (N, 1, D), broadcast over T. A unit dropped for a sequence stays
-    dropped for all of it, which regularizes a recurrent model more evenly than fresh noise at each step.
+    dropped for all of it. Gal and Ghahramani argue that this suits a recurrent model better than
+    fresh noise at each step; the course does not measure it. This is the non-recurrent half of their
+    method, which also ties a mask on the recurrent connections.
     """
 
     def _mask_shape(self, x: np.ndarray) -> tuple[int, ...]:

@@ -51,6 +51,9 @@ def lstm_pointwise_forward(a: np.ndarray, c_prev: np.ndarray):
     """The part of a step after the matmul: gate pre-activations ``a: (N, 4H)`` and ``c_prev: (N, H)``
     -> ``h_next, c_next: (N, H)``, ``gates: (N, 4H)`` (i, f, g, o after their nonlinearities) and
     ``tanh_c: (N, H) = tanh(c_next)``; the last two are what the backward pass needs.
+
+    The four nonlinearities come from one ``exp`` over the block: ``sigmoid(a)`` for i, f, o and
+    ``tanh(a) = 2 sigmoid(2a) - 1`` for g, with the column scale of :func:`_exp_scale`.
     """
     H = c_prev.shape[-1]
     # sigmoid(a) = 1 / (1 + exp(-a)) for i, f, o, and tanh(a) = 2 sigmoid(2a) - 1 for g: with a scale

@@ -108,7 +108,8 @@ class BetterLSTMLM:
     Taught in: book/04_lstm.md
 
     Embedding (V, D) -> dropout -> [TimeLSTM -> dropout] x num_layers -> Affine (H, V) -> softmax
-    cross-entropy, the regularized model of Zaremba et al. (2014) with the weight tying of Press and
+    cross-entropy, the regularized model of Zaremba et al. (2014), dropout on the non-recurrent connections only
+    (embeddings, between layers, before the output), with the weight tying of Press and
     Wolf (2017) and Inan et al. (2017). xs, ts: (N, T) token ids.
 
     Weight tying. The output layer's weight is the embedding's transposed, ``W_out = E.T``: one
@@ -121,8 +122,10 @@ class BetterLSTMLM:
     sequence across time steps. ``num_parameters()`` counts each parameter once.
 
     The LSTMs are stateful, as in RNNLM (truncated BPTT): call ``reset_state()`` at the start of
-    each pass over the data. In torch, the same model is ``nn.Embedding``, ``nn.LSTM(num_layers=L)``
-    (dropout between its layers) and ``nn.Linear`` with ``linear.weight = embedding.weight``.
+    each pass over the data. In torch, the same model is :class:`seqlab.torch_lm.TorchLM`
+    (``TorchLM.from_numpy(model)``): ``nn.Embedding``, one single-layer ``nn.LSTM`` per layer, so that
+    the dropout between them can be variational (``nn.LSTM(num_layers=L, dropout=p)`` would draw a
+    fresh mask per step), and ``nn.Linear`` with ``linear.weight = embedding.weight``.
     """
 
     def __init__(self, V: int, D: int, H: int, rng: np.random.Generator, num_layers: int = 2,

@@ -4,8 +4,9 @@ Taught in: book/04_lstm.md
 
 The NumPy models (:class:`seqlab.models.RNNLM`, ``LSTMLM``, ``BetterLSTMLM``) teach what happens
 inside; the chapters prove that ``torch.nn`` computes the same thing on the same weights. Once that
-is proved, longer comparisons between models can run in torch, which is several times faster on a
-CPU, without changing what is measured. So :func:`train_torch_lm` walks the blocks of
+is proved, longer comparisons between models can run in torch, which is faster (book/04_lstm.md
+times ``nn.LSTM`` against ``TimeLSTM`` on one CPU thread; the gap depends on the sizes) and runs on a
+GPU, without changing what is measured. So :func:`train_torch_lm` walks the blocks of
 :func:`seqlab.lm.bptt_batches`, with the same per-epoch random shift as :func:`seqlab.lm.train_lm`,
 and sets Adam's learning rate with the same schedule (:func:`seqlab.lm.cosine_lr`);
 :func:`evaluate_torch_perplexity` *is* :func:`seqlab.lm.evaluate_perplexity`, run on a thin adapter.
@@ -119,7 +120,9 @@ class TorchLM(torch.nn.Module):
     Tying makes ``output.weight`` the same ``Parameter`` as ``embedding.weight`` (needs ``D == H``);
     autograd then adds the two uses' gradients into one ``.grad``. Each recurrent module keeps one
     trainable bias, as the NumPy layers do (:func:`_keep_one_bias`), so that Adam trains the same
-    parameters: loaded with :meth:`from_numpy`, it trains as the NumPy model does, up to float rounding.
+    parameters: loaded with :meth:`from_numpy`, it computes the same loss and gradients, and it is meant
+    to train as the NumPy model does, up to float rounding (book/04_lstm.md trains the RNN LM both ways;
+    dropout masks differ between the libraries in any case).
 
     ``forward(xs, state) -> (logits, state)``: xs (N, T) int64 token ids, logits (N, T, V); ``state``
     is None (zeros) or the list of per-layer states the previous call returned, each ``h: (1, N, H)``,
