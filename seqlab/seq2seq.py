@@ -197,10 +197,13 @@ class Seq2seq:
              forget_bias: float | None = None, weights: str = "torch") -> "Seq2seq":
         """Embeddings of size D and LSTMs of size H, initialized from ``rng``.
 
-        ``weights="torch"`` draws them as ``torch.nn`` does (uniform in +-1/sqrt(H) for the LSTMs,
-        +-1/sqrt(fan_in) for the output layer, standard normal embeddings); ``weights="dlfs2"`` as
+        ``weights="torch"`` draws them in the style of ``torch.nn`` (uniform weights and biases in
+        +-1/sqrt(H) for the LSTMs and +-1/sqrt(fan_in) for the output layer, standard normal
+        embeddings); each LSTM has one bias, where ``nn.LSTM`` draws two and sums them, so the
+        summed bias's distribution differs from PyTorch's. ``weights="dlfs2"`` draws them as
         "Deep Learning from Scratch 2" does (``ch07/seq2seq.py``): normal weights divided by
-        sqrt(fan_in), embeddings divided by 100, zero biases.
+        sqrt(fan_in), embeddings divided by 100, zero biases. The two differ in three ways at
+        once (weight distribution, biases, embedding scale); chapter 7 measures them together.
         ``forget_bias``: when given, both LSTMs' forget-gate biases start at this value instead
         (chapter 4: a bias of 1 keeps about 73% of the cell per step at first, meant to let the
         state, here the encoder's summary, survive the early updates; chapter 7 measures its effect).
