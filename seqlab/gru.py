@@ -15,6 +15,11 @@ et al. applies it before, to ``h_prev``). That is why ``b_hn`` cannot be merged 
 ``r`` scales one and not the other. So the layer has four parameters: ``Wx: (D, 3H)``,
 ``Wh: (H, 3H)``, ``b: (3H,)`` (for r and z the sum of PyTorch's two biases, for n its ``b_in``)
 and ``b_hn: (H,)``. :mod:`seqlab.convert` moves them to and from ``nn.GRU`` and ``nn.GRUCell``.
+
+Other conventions: Chung et al. (2014) and many textbooks write ``h = (1 - z) * h_prev + z * n``,
+their z being this z's ``1 - z`` (a relabeling). "Deep Learning from Scratch 2" (its
+``common/time_layers.py``) orders the blocks z, r, h~, has no bias, mixes as Chung et al. do and
+applies the reset gate before the matmul, as Cho et al. do: a different function from this one.
 """
 from __future__ import annotations
 

@@ -38,8 +38,9 @@ class SGD:
 class Adam:
     """Adam (Kingma and Ba, 2015) with bias correction; ``torch.optim.Adam`` with the same defaults.
 
-    m and v are running means of g and g**2; dividing by their bias-corrected values makes every
-    parameter's step about ``lr`` in size, whatever the scale of its gradient.
+    m and v are running means of g and g**2; dividing one bias-corrected mean by the square root of
+    the other makes every entry's step at most about ``lr`` in size, at a size that does not depend
+    on the scale of its gradient (multiplying a gradient by a constant leaves the steps unchanged).
     """
 
     def __init__(self, lr: float = 0.001, beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-8):
@@ -78,12 +79,13 @@ def global_norm(grads: Sequence[np.ndarray]) -> float:
 
 
 def clip_grads_by_global_norm(grads: Sequence[np.ndarray], max_norm: float) -> float:
-    """Scale every gradient in place by ``max_norm / ||g||`` when the global norm ``||g||`` exceeds it.
+    """Scale every gradient in place by ``max_norm / (||g|| + 1e-6)`` when the global norm ``||g||`` exceeds ``max_norm``.
 
     ``g`` is every gradient concatenated into one vector (not their sum), so clipping keeps the
-    direction of the whole update. Returns the norm before clipping, as
-    ``torch.nn.utils.clip_grad_norm_`` does (which scales by ``max_norm / (||g|| + 1e-6)``; the
-    difference is below float32 resolution for the norms that get clipped).
+    direction of the whole update. The ``1e-6`` is ``torch.nn.utils.clip_grad_norm_``'s, so that
+    both clip to the same numbers; the clipped norm is then a hair below ``max_norm``. Returns the
+    norm before clipping, as torch does. Unlike torch's default, a non-finite norm raises
+    ``FloatingPointError`` and leaves the gradients unchanged, and the norm is summed in float64.
     """
     if not max_norm > 0:
         raise ValueError(f"max_norm must be positive, got {max_norm}")

@@ -34,6 +34,9 @@ ALLOWED: dict[str, dict[str, str]] = {
         "temperature to 0.5": "a temperature setting",
         "temperature to 1.5": "a temperature setting",
     },
+    "07_seq2seq": {
+        "NumPy 1.24 or later": "a library version (the one that removed `numpy.int`, which DLFS2's script uses)",
+    },
     "08_attention": {
         "since torch 2.5": "a library version (F.scaled_dot_product_attention's zeros for a fully masked row)",
     },

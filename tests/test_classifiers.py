@@ -128,6 +128,21 @@ def test_recall_experiment_reports_one_seeded_run():
     assert first["accuracy"] == again["accuracy"] and np.array_equal(first["loss"], again["loss"])
     assert set(first) >= {"accuracy", "final_loss", "signal_before", "signal_after", "diverged"} and "model" not in first
     assert 0 <= first["accuracy"] <= 1 and first["signal_before"] > 0 and len(first["loss"]) == 5
+    assert 0 <= first["clipped_fraction"] <= 1 and first["largest_norm"] > 0
+
+
+def test_recall_experiment_counts_clipped_steps():
+    never = recall_experiment("RNN", "SGD", lag=3, seed=0, steps=4, batch_size=8, max_norm=1e6)
+    always = recall_experiment("RNN", "SGD", lag=3, seed=0, steps=4, batch_size=8, max_norm=1e-9)
+    assert never["clipped_fraction"] == 0 and always["clipped_fraction"] == 1
+    assert 0 < always["largest_norm"] < 1e6
+
+
+def test_recall_signal_ratio_does_not_underflow_in_float32():
+    # At lag 80 the RNN's float32 gradients reaching the symbol are near 1e-26: their float32 squares
+    # underflow to 0, so a float32 norm would report a ratio of exactly 0.
+    run = recall_experiment("RNN", "SGD", lag=80, seed=1, steps=1, batch_size=4, lr=1e-12)
+    assert 0 < run["signal_before"] < 1e-15
 
 
 @pytest.mark.parametrize("cell, gates", [("LSTM", 4), ("GRU", 3)])

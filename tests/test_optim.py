@@ -60,3 +60,21 @@ def test_global_norm_of_huge_float32_gradients_is_finite_and_exact():
     assert global_norm(grads) == pytest.approx(expected, rel=1e-6)
     norm = clip_grads_by_global_norm(grads, 1.0)
     assert norm == pytest.approx(expected, rel=1e-6) and global_norm(grads) == pytest.approx(1.0, rel=1e-5)
+
+
+def test_adam_steps_do_not_depend_on_the_gradient_scale_and_stay_near_lr():
+    """Chapter 3: Adam's step is at most about lr, whatever the scale of the gradient."""
+    sizes = {}
+    for scale in (1e-2, 1.0, 1e3):
+        params, adam = [np.zeros((4, 5))], Adam(0.02)
+        for step in range(10):
+            adam.update(params, [scale * arrays(20 + step, shapes=((4, 5),))[0].astype(np.float64)])
+        sizes[scale] = params[0].copy()
+    np.testing.assert_allclose(sizes[1e-2], sizes[1e3], rtol=1e-4, atol=1e-9)
+    assert np.abs(sizes[1.0]).max() <= 10 * 0.02 * (1 + 1e-6)  # ten steps of at most about lr each
+
+
+def test_clipping_scales_by_max_norm_over_norm_plus_1e_6():
+    grads = [np.array([3.0, 4.0])]  # norm 5
+    clip_grads_by_global_norm(grads, 1.0)
+    np.testing.assert_allclose(grads[0], np.array([3.0, 4.0]) / (5 + 1e-6), rtol=1e-12)
