@@ -154,3 +154,16 @@ def test_no_typed_numbers_in_the_prose(chapter, request):
         "(CONTRIBUTING.md, \"Claims\"), or add a definitional one to ALLOWED in tests/test_claims.py:\n"
         + "\n".join(f"  {chapter.name}:{line}: {number}" for line, number in hits)
     )
+
+
+CROSS_DOCUMENT_GLUE = re.compile(r"\{glue(?::text)?\}`([^`]*::[^`:]*)`")
+
+
+@pytest.mark.parametrize("chapter", CHAPTERS, ids=lambda p: p.stem)
+def test_cross_document_glue_names_a_format(chapter):
+    """myst-nb splits a glue role at its last colon: `other.md::key` without a format loses its key."""
+    text = chapter.read_text(encoding="utf-8")
+    bad = [f"{chapter.name}:{number}: {role}" for number, line in enumerate(text.splitlines(), 1)
+           for role in CROSS_DOCUMENT_GLUE.findall(line)]
+    assert not bad, ("a cross-document glue needs a format spec, e.g. `02_rnn.md::key:d` or `:.3f`: "
+                     + "; ".join(bad))
