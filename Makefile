@@ -14,7 +14,7 @@ export TQDM_DISABLE ?= 1
 # nbgrader and jupyter-book call tools of the environment (alembic, jupyter) by name.
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: help book test lab release grade grade-demo bench bench-grade clean
+.PHONY: help book test lab release grade grade-demo bench bench-grade clean system-book system-test
 .DEFAULT_GOAL := help
 
 help:
@@ -27,6 +27,39 @@ help:
 	@echo "make bench       time the NumPy layers against PyTorch, the book's clean and cached builds and the autograder; writes benchmarks/RESULTS.md"
 	@echo "make bench-grade time 60 demo submissions: plain serial nbgrader against the sandboxed parallel grader"
 	@echo "make clean       remove .venv, _build and the vendored MathJax"
+
+# Debian packages the two commands need, as command:package pairs, checked in their first seconds:
+# `make book` vendors MathJax with npm; `make test` also drives Chromium, sandboxes the grader with
+# bubblewrap and starts a PostgreSQL server (Debian keeps initdb off PATH, in /usr/lib/postgresql).
+# As root, or with sudo that needs no password, they are installed with apt-get; otherwise the
+# command stops at once and prints the line that installs them. USER_ID is for the tests.
+BOOK_TOOLS := npm:npm
+TEST_TOOLS := npm:npm chromium:chromium bwrap:bubblewrap initdb:postgresql
+USER_ID ?= $(shell id -u)
+define install_missing
+	@missing=""; \
+	for pair in $(1); do \
+	  tool=$${pair%%:*}; package=$${pair#*:}; \
+	  command -v $$tool >/dev/null 2>&1 || compgen -G "/usr/lib/postgresql/*/bin/$$tool" >/dev/null \
+	    || missing="$$missing $$package"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$(USER_ID)" = 0 ]; then sudo=""; \
+	  elif sudo -n true 2>/dev/null; then sudo="sudo"; \
+	  else echo "Missing system packages:$$missing. Install them, then run make again:"; \
+	       echo "    sudo apt-get install -y$$missing"; exit 1; fi; \
+	  command -v apt-get >/dev/null || { echo "Missing:$$missing; install them with your system's package manager."; exit 1; }; \
+	  echo "Installing the missing system packages:$$missing"; \
+	  $$sudo env DEBIAN_FRONTEND=noninteractive apt-get update -q; \
+	  $$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends$$missing; \
+	fi
+endef
+
+system-book:
+	$(call install_missing,$(BOOK_TOOLS))
+
+system-test:
+	$(call install_missing,$(TEST_TOOLS))
 
 # The environment is rebuilt whenever requirements.txt or pyproject.toml is newer than it.
 $(INSTALLED): requirements.txt pyproject.toml
@@ -51,20 +84,28 @@ $(PACKAGE_STAMP): $(wildcard seqlab/*.py)
 	@rm -rf _build/.jupyter_cache _build/.doctrees && mkdir -p _build && touch $@
 
 # TQDM_DISABLE: a progress bar run at build time would be frozen into the static page.
-book: $(INSTALLED) $(MATHJAX) $(PACKAGE_STAMP)
+book: system-book $(INSTALLED) $(MATHJAX) $(PACKAGE_STAMP)
 	TQDM_DISABLE=1 $(BIN)/jupyter-book build . --warningiserror --nitpick --keep-going
 	@echo "The book is in _build/html: open file://$(CURDIR)/_build/html/index.html"
 
 # The book is built first, alone: the chapters' execution times are asserted against their
 # budgets, and measured while pytest's workers compete for the cores they would be too high.
-test: book
+test: system-test book
 	$(BIN)/python -m pytest
 
 # lab_config/ holds the server settings (open on notebooks/, chapters open as notebooks through
 # jupytext, no news fetched) and nbgrader's (the course config plus a local exchange).
+# LAB_ARGS: more arguments for `jupyter lab` (the browser tests pass a port, a token and a root
+# folder); LAB_CONFIG_PATH: folders to search before lab_config (a test's own nbgrader_config.py).
+# Jupyter refuses to run as root unless told to; containers and CI machines run everything as root,
+# so there the command says so and passes --allow-root.
+LAB_ARGS ?=
+LAB_CONFIG_PATH ?=
 lab: $(INSTALLED)
 	@mkdir -p autograder/var/exchange
-	JUPYTER_CONFIG_PATH=$(CURDIR)/lab_config $(BIN)/jupyter lab
+	@if [ "$$(id -u)" = 0 ]; then echo "make lab: running as root (a container or a CI machine): passing --allow-root to Jupyter"; fi
+	JUPYTER_CONFIG_PATH=$(if $(LAB_CONFIG_PATH),$(LAB_CONFIG_PATH):)$(CURDIR)/lab_config \
+	  $(BIN)/jupyter lab $$([ "$$(id -u)" = 0 ] && echo --allow-root) $(LAB_ARGS)
 
 release: $(INSTALLED)
 	$(BIN)/python -m autograder.release

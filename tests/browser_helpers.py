@@ -17,7 +17,6 @@ import shutil
 import signal
 import socket
 import subprocess
-import sys
 import threading
 import time
 import urllib.request
@@ -35,7 +34,6 @@ CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--no-first-run", "--disable-sync"]
 LOCAL_HOSTS = {"127.0.0.1", "localhost"}
-LAB_CONFIG = REPO / "lab_config"  # what `make lab` uses
 
 
 @contextlib.contextmanager
@@ -141,12 +139,11 @@ def jupyterlab(root: Path, scratch: Path, extra_config: Path | None = None,
     It listens on a free port of 127.0.0.1 with a random token; its runtime, settings and
     workspace folders are in ``scratch``, so it neither reads nor writes the user's. It is
     killed, with its kernels, when the block ends. ``extra_config``: a folder put before
-    lab_config on Jupyter's configuration path (a test's own nbgrader_config.py).
+    lab_config on Jupyter's configuration path (a test's own nbgrader_config.py). It is started by
+    `make lab`, as a reader starts it.
     """
     port, token = free_port(), secrets.token_hex(16)
-    config_path = [str(p) for p in (extra_config, LAB_CONFIG) if p is not None]
     env = {**venv_env(),
-           "JUPYTER_CONFIG_PATH": os.pathsep.join(config_path),
            "JUPYTER_RUNTIME_DIR": str(scratch / "runtime"),
            "JUPYTERLAB_SETTINGS_DIR": str(scratch / "user-settings"),
            "JUPYTERLAB_WORKSPACES_DIR": str(scratch / "workspaces"),
@@ -154,8 +151,13 @@ def jupyterlab(root: Path, scratch: Path, extra_config: Path | None = None,
            "OMP_NUM_THREADS": "1"}
     log = ARTIFACTS / f"jupyterlab-{root.name}.log"
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    cmd = [sys.executable, "-m", "jupyterlab", "--no-browser", "--ip=127.0.0.1", f"--port={port}",
-           "--port-retries=0", "--allow-root", f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={root}"]
+    # Started by the README's own command, so that what `make lab` does (its config path, and
+    # --allow-root where the tests run as root) is what these tests exercise.
+    lab_args = ["--no-browser", "--ip=127.0.0.1", f"--port={port}", "--port-retries=0",
+                f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={root}"]
+    cmd = ["make", "--no-print-directory", "-C", str(REPO), "lab", f"LAB_ARGS={' '.join(lab_args)}"]
+    if extra_config is not None:
+        cmd.append(f"LAB_CONFIG_PATH={extra_config}")
     with open(log, "w") as log_file:
         # A session of its own, so that the kill at the end reaches the kernels it started.
         server = subprocess.Popen(cmd, cwd=root, env=env, stdout=log_file, stderr=subprocess.STDOUT,

@@ -10,6 +10,7 @@ so nothing in the checkout changes. Screenshots go to _build/test-artifacts/.
 from __future__ import annotations
 
 import contextlib
+import os
 import shutil
 from pathlib import Path
 
@@ -162,6 +163,13 @@ def test_validate_reports_success_then_the_failing_task(browser, student_lab):
     close_dialog(page)
     assert not watched.foreign, f"JupyterLab requested other hosts: {watched.foreign}"
     assert not watched.errors, f"console errors in JupyterLab: {watched.errors}"
+
+
+def test_make_lab_starts_as_root_and_says_why(student_lab):
+    """Containers and CI run as root, where Jupyter refuses to start unless told to: `make lab` (which
+    started this lab) tells it, and says so; as any other user it passes nothing."""
+    says_root = "running as root" in student_lab.log.read_text()
+    assert says_root == (os.geteuid() == 0), f"make lab as uid {os.geteuid()}: see {student_lab.log}"
 
 
 def test_a_chapter_opens_as_a_notebook(browser, student_lab):
