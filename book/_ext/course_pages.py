@@ -8,6 +8,11 @@
   branch the website is published from (``html_context.colab_notebooks_branch``, default
   ``gh-pages``, what ``ghp-import`` pushes). Exercise pages are notebooks and keep the theme's link.
 - The home page's browser title is "Home — <book title>", not the book title twice.
+- One setting, ``repository.url`` in ``_config.yml``, fills every link to the course's repository:
+  the theme's repository, issue and launch buttons, and the clone command of ``book/setup.md``
+  (written there as ``git clone REPOSITORY_URL`` / ``cd REPOSITORY_FOLDER``). Left empty, the site
+  shows none of them, never a dead button or an invented address; the executed notebook of each
+  chapter is still offered for download (the theme copies it only for its launch buttons).
 - Each term of the glossary's tables is a main index entry with an anchor on its row, so that the
   site's search lists the glossary first for a term (a page that merely uses "forget gate" often
   would outrank it otherwise), and the result links to the term's row.
@@ -15,6 +20,7 @@
 from __future__ import annotations
 
 import re
+import shutil
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -25,8 +31,53 @@ STATIC = Path(__file__).resolve().parent / "static"
 GLOSSARY = "book/glossary"
 
 
+SETUP = "book/setup"
+REPOSITORY_BUTTONS = ("use_repository_button", "use_issues_button", "use_edit_page_button", "use_source_button")
+
+
 def _add_static(app):
     app.config.html_static_path.append(str(STATIC))
+
+
+def repository_url(config) -> str:
+    """The course's repository as _config.yml's ``repository.url`` sets it, or "" when unset."""
+    return (config.html_theme_options.get("repository_url") or "").strip().rstrip("/")
+
+
+def _repository_buttons_from_the_repository(app, config):
+    """The repository and issue buttons with an address; without one, no button that needs it."""
+    options = config.html_theme_options
+    if repository_url(config):
+        options.update(use_repository_button=True, use_issues_button=True)
+        return
+    options.update({key: False for key in REPOSITORY_BUTTONS})
+    options["launch_buttons"] = {}
+
+
+def clone_commands(source: str, url: str) -> str:
+    """``source`` with the setup page's placeholders filled from ``url``, or the clone line left out."""
+    if url:
+        folder = url.removesuffix(".git").rsplit("/", 1)[-1]
+        return source.replace("REPOSITORY_URL", f"{url}.git").replace("REPOSITORY_FOLDER", folder)
+    source = re.sub(r"^git clone REPOSITORY_URL\n", "", source, flags=re.M)
+    return source.replace("REPOSITORY_FOLDER", "path/to/your/copy/of/the/course")
+
+
+def _fill_clone_commands(app, docname, source):
+    if docname == SETUP:
+        source[0] = clone_commands(source[0], repository_url(app.config))
+
+
+def _offer_the_executed_notebook(app, pagename, templatename, context, doctree):
+    """Without launch buttons the theme does not publish a chapter's executed notebook: do it here."""
+    if repository_url(app.config) or not context.get("sourcename", "").endswith((".md", ".md.txt")):
+        return
+    executed = Path(app.outdir).parent / "jupyter_execute" / f"{pagename}.ipynb"
+    if executed.is_file():
+        published = Path(app.outdir) / "_sources" / f"{pagename}.ipynb"
+        published.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(executed, published)
+        context["ipynb_source"] = f"{pagename}.ipynb"
 
 
 def _colab_opens_the_executed_notebook(app, pagename, templatename, context, doctree):
@@ -71,6 +122,10 @@ def _index_glossary_terms(app, doctree):
 
 def setup(app):
     app.connect("builder-inited", _add_static)
+    app.connect("config-inited", _repository_buttons_from_the_repository)
+    app.connect("source-read", _fill_clone_commands)
+    # Before sphinx-book-theme's header buttons (priority 501), which read ipynb_source.
+    app.connect("html-page-context", _offer_the_executed_notebook, priority=500)
     app.add_css_file("course.css")
     # After sphinx-book-theme (default priority 500) has built the launch buttons.
     app.connect("html-page-context", _colab_opens_the_executed_notebook, priority=800)
