@@ -5,7 +5,7 @@ Taught in: book/08_attention.md
 Shapes: N batch, T (or Tk) positions attended over, Tq queries, H (or D) features, h heads. A
 **mask** is boolean and says where attention *may* look, ``True`` = attend, as the boolean
 ``attn_mask`` of ``F.scaled_dot_product_attention``. (``nn.MultiheadAttention``'s ``attn_mask`` and
-``key_padding_mask`` use the opposite sign, ``True`` = ignore; :mod:`seqlab.convert_attention` flips it.)
+``key_padding_mask`` use the opposite sign, ``True`` = ignore; :mod:`seqlab.convert` flips it.)
 
 A row whose mask is all ``False`` has nothing to attend to. We define its attention weights, its
 output and every gradient through it as **zeros**, as ``F.scaled_dot_product_attention`` does
@@ -23,11 +23,15 @@ from seqlab.layers import Affine
 # The softmax over the attended positions, with a mask
 
 
-def masked_softmax(scores: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
-    """Softmax over the last axis, ``scores: (..., T)``, restricted to where ``mask`` is True.
+def masked_softmax(
+    scores: np.ndarray, mask: np.ndarray | None = None
+) -> np.ndarray:
+    """Softmax over the last axis, ``scores: (..., T)``, restricted to where
+    ``mask`` is True.
 
-    mask: boolean, broadcastable to ``scores.shape``; None attends everywhere. Masked positions get
-    weight exactly 0, and a row with no position left gets all zeros (not NaN).
+    mask: boolean, broadcastable to ``scores.shape``; None attends
+    everywhere. Masked positions get weight exactly 0, and a row with no
+    position left gets all zeros (not NaN).
     """
     if mask is None:
         shifted = scores - scores.max(axis=-1, keepdims=True)
@@ -35,8 +39,9 @@ def masked_softmax(scores: np.ndarray, mask: np.ndarray | None = None) -> np.nda
         weights /= weights.sum(axis=-1, keepdims=True)
         return weights
     mask = _checked_mask(mask, scores.shape)
-    # Masked scores become -inf so exp gives exactly 0; the row max ignores them. A fully masked
-    # row has max -inf: shift it by 0 instead, and its sum of 0 is replaced by 1, giving zeros.
+    # Masked scores become -inf so exp gives exactly 0; the row max ignores
+    # them. A fully masked row has max -inf: shift it by 0 instead, and its
+    # sum of 0 is replaced by 1, giving zeros.
     masked = np.where(mask, scores, -np.inf)
     row_max = masked.max(axis=-1, keepdims=True)
     row_max = np.where(np.isfinite(row_max), row_max, 0)
@@ -87,22 +92,27 @@ def causal_mask(Tq: int, Tk: int | None = None) -> np.ndarray:
 
 
 class AttentionWeight:
-    """The alignment of one decoder state with every encoder state: ``a = softmax(hs . h)``.
+    """The alignment of one decoder state with every encoder state: ``a =
+    softmax(hs . h)``.
 
     Taught in: book/08_attention.md
 
-    forward(hs: (N, T, H), h: (N, H), mask: (N, T) or None) -> a: (N, T), rows summing to 1
-    (or 0 where the mask is all False). backward(da: (N, T)) -> (dhs: (N, T, H), dh: (N, H)).
-    The score is the dot product; it has no parameters.
+    forward(hs: (N, T, H), h: (N, H), mask: (N, T) or None) -> a: (N, T),
+    rows summing to 1 (or 0 where the mask is all False). backward(da: (N,
+    T)) -> (dhs: (N, T, H), dh: (N, H)). The score is the dot product; it has
+    no parameters.
     """
 
     def __init__(self):
         self.params, self.grads = [], []
         self.cache = None
 
-    def forward(self, hs: np.ndarray, h: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
+    def forward(
+        self, hs: np.ndarray, h: np.ndarray, mask: np.ndarray | None = None
+    ) -> np.ndarray:
         _check_states("AttentionWeight", hs, h)
-        scores = np.einsum("nth,nh->nt", hs, h)  # (N, T): h against every encoder state
+        # (N, T): h against every encoder state
+        scores = np.einsum("nth,nh->nt", hs, h)
         a = masked_softmax(scores, mask)
         self.cache = (hs, h, a)
         return a
@@ -116,11 +126,13 @@ class AttentionWeight:
 
 
 class WeightSum:
-    """The context vector, the encoder states averaged with the attention weights: ``c = sum_t a_t hs_t``.
+    """The context vector, the encoder states averaged with the attention
+    weights: ``c = sum_t a_t hs_t``.
 
     Taught in: book/08_attention.md
 
-    forward(hs: (N, T, H), a: (N, T)) -> c: (N, H). backward(dc: (N, H)) -> (dhs: (N, T, H), da: (N, T)).
+    forward(hs: (N, T, H), a: (N, T)) -> c: (N, H). backward(dc: (N, H)) ->
+    (dhs: (N, T, H), da: (N, T)).
     """
 
     def __init__(self):
@@ -129,13 +141,17 @@ class WeightSum:
 
     def forward(self, hs: np.ndarray, a: np.ndarray) -> np.ndarray:
         if hs.ndim != 3 or a.shape != hs.shape[:2]:
-            raise ValueError(f"WeightSum needs hs: (N, T, H) and a: (N, T), got hs: {hs.shape} and a: {a.shape}")
+            raise ValueError(
+                "WeightSum needs hs: (N, T, H) and a: (N, T), got hs: "
+                f"{hs.shape} and a: {a.shape}"
+            )
         self.cache = (hs, a)
         return np.einsum("nt,nth->nh", a, hs)
 
     def backward(self, dc: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         hs, a = self.cache
-        dhs = a[:, :, None] * dc[:, None, :]  # each hs_t received the share a_t of dc
+        # each hs_t received the share a_t of dc
+        dhs = a[:, :, None] * dc[:, None, :]
         da = np.einsum("nth,nh->nt", hs, dc)
         return dhs, da
 
@@ -162,7 +178,8 @@ class Attention:
     def backward(self, dc: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         dhs_sum, da = self.sum_layer.backward(dc)
         dhs_weight, dh = self.weight_layer.backward(da)
-        return dhs_sum + dhs_weight, dh  # hs is read twice: by the scores and by the sum
+        # hs is read twice: by the scores and by the sum
+        return dhs_sum + dhs_weight, dh
 
 
 class TimeAttention:
@@ -196,7 +213,10 @@ class TimeAttention:
         hs_enc, hs_dec, a = self.cache
         da = dcs @ hs_enc.transpose(0, 2, 1)  # (N, Tq, T)
         dscores = softmax_backward(da, a)
-        dhs_enc = a.transpose(0, 2, 1) @ dcs + dscores.transpose(0, 2, 1) @ hs_dec  # read by the sum and the scores
+        # read by the sum and the scores
+        dhs_enc = (
+            a.transpose(0, 2, 1) @ dcs + dscores.transpose(0, 2, 1) @ hs_dec
+        )
         dhs_dec = dscores @ hs_enc
         return dhs_enc, dhs_dec
 
@@ -302,31 +322,56 @@ class MultiHeadAttention:
         N, h, T, d = x.shape
         return x.transpose(0, 2, 1, 3).reshape(N, T, h * d)  # (N, T, D)
 
-    def forward(self, query: np.ndarray, key: np.ndarray | None = None, value: np.ndarray | None = None,
-                mask: np.ndarray | None = None) -> np.ndarray:
+    def forward(
+        self,
+        query: np.ndarray,
+        key: np.ndarray | None = None,
+        value: np.ndarray | None = None,
+        mask: np.ndarray | None = None,
+    ) -> np.ndarray:
         W_in, b_in, W_out, b_out = self.params
         D = self.width
         self_attention = key is None and value is None
         if not self_attention and (key is None or value is None):
-            raise ValueError("pass both key and value (cross-attention) or neither (self-attention)")
+            raise ValueError(
+                "pass both key and value (cross-attention) or neither "
+                "(self-attention)"
+            )
         key = query if self_attention else key
         value = query if self_attention else value
         for name, x in (("query", query), ("key", key), ("value", value)):
             if x.ndim != 3 or x.shape[-1] != D:
-                raise ValueError(f"MultiHeadAttention expects {name} of shape (N, T, {D}), got {x.shape}")
+                raise ValueError(
+                    f"MultiHeadAttention expects {name} of shape (N, T, "
+                    f"{D}), got {x.shape}"
+                )
         if self_attention:
-            qkv = query @ W_in + b_in  # (N, T, 3D): the three projections in one matmul
+            # (N, T, 3D): the three projections in one matmul
+            qkv = query @ W_in + b_in
             q, k, v = qkv[..., :D], qkv[..., D:2 * D], qkv[..., 2 * D:]
         else:
             q = query @ W_in[:, :D] + b_in[:D]
             k = key @ W_in[:, D:2 * D] + b_in[D:2 * D]
             v = value @ W_in[:, 2 * D:] + b_in[2 * D:]
         heads, attention_cache = scaled_dot_product_attention(
-            self._split_heads(q), self._split_heads(k), self._split_heads(v), mask)  # (N, h, Tq, d)
+            self._split_heads(q),
+            self._split_heads(k),
+            self._split_heads(v),
+            mask,
+        )  # (N, h, Tq, d)
         merged = self._merge_heads(heads)  # (N, Tq, D)
-        self.head_weights = attention_cache[3]  # (N, h, Tq, Tk): each head's own
-        self.attention_weights = self.head_weights.mean(axis=1)  # (N, Tq, Tk), nn.MultiheadAttention's average
-        self.cache = (self_attention, query, key, value, merged, attention_cache)
+        # (N, h, Tq, Tk): each head's own
+        self.head_weights = attention_cache[3]
+        # (N, Tq, Tk), nn.MultiheadAttention's average
+        self.attention_weights = self.head_weights.mean(axis=1)
+        self.cache = (
+            self_attention,
+            query,
+            key,
+            value,
+            merged,
+            attention_cache,
+        )
         return merged @ W_out + b_out
 
     def backward(self, dout: np.ndarray):
@@ -472,8 +517,11 @@ class TransformerEncoderBlock:
 
     def backward(self, dout: np.ndarray) -> np.ndarray:
         if self.norm_first:
-            # Each residual connection passes its gradient straight through, plus the sublayer's.
-            dx = dout + self.norm2.backward(self._feed_forward_backward(dout))
+            # Each residual connection passes its gradient straight through,
+            # plus the sublayer's.
+            dx = dout + self.norm2.backward(
+                self._feed_forward_backward(dout)
+            )
             return dx + self.norm1.backward(self.attention.backward(dx))
         dx = self.norm2.backward(dout)
         dx = dx + self._feed_forward_backward(dx)

@@ -13,7 +13,7 @@ The model is built from chapter 8's NumPy blocks: three embeddings summed and no
 (:class:`BertEmbeddings`), a stack of post-norm ``TransformerEncoderBlock``, and a masked-LM head
 tied to the token embedding (:class:`Bert`); :class:`BertClassifier` reads the final state of
 ``[CLS]``. Its PyTorch twin, ``TinyBert``, is in :mod:`seqlab.bert_torch`; the weight conversions
-in :mod:`seqlab.convert_attention`.
+in :mod:`seqlab.convert`.
 """
 from __future__ import annotations
 
@@ -148,70 +148,137 @@ class BertConfig:
 
 
 class BertEmbeddings:
-    """BERT's input: ``LayerNorm(E_token[x_t] + E_segment[s_t] + E_position[t])``.
+    """BERT's input: ``LayerNorm(E_token[x_t] + E_segment[s_t] +
+    E_position[t])``.
 
     Taught in: book/09_bert.md
 
-    input_ids, segment_ids: (N, T) -> (N, T, D). Parameters: the three tables, token (V, D),
-    segment (2, D), position (max_len, D), then the LayerNorm's gamma and beta.
+    input_ids, segment_ids: (N, T) -> (N, T, D). Parameters: the three
+    tables, token (V, D), segment (2, D), position (max_len, D), then the
+    LayerNorm's gamma and beta.
     """
 
     param_names = ("token", "segment", "position", "norm.gamma", "norm.beta")
 
-    def __init__(self, token: Embedding, segment: Embedding, position: Embedding, norm: LayerNorm):
-        self.token, self.segment, self.position, self.norm = token, segment, position, norm
-        self.params = [token.params[0], segment.params[0], position.params[0], *norm.params]
-        self.grads = [token.grads[0], segment.grads[0], position.grads[0], *norm.grads]
+    def __init__(
+        self,
+        token: Embedding,
+        segment: Embedding,
+        position: Embedding,
+        norm: LayerNorm,
+    ):
+        self.token, self.segment, self.position, self.norm = (
+            token,
+            segment,
+            position,
+            norm,
+        )
+        self.params = [
+            token.params[0],
+            segment.params[0],
+            position.params[0],
+            *norm.params,
+        ]
+        self.grads = [
+            token.grads[0],
+            segment.grads[0],
+            position.grads[0],
+            *norm.grads,
+        ]
 
     @classmethod
-    def init(cls, config: BertConfig, rng: np.random.Generator, dtype=np.float32) -> "BertEmbeddings":
-        """Normal(0, 0.02) tables, BERT's ``initializer_range``; the LayerNorm at gamma = 1, beta = 0."""
-        table = lambda rows: Embedding((0.02 * rng.standard_normal((rows, config.D))).astype(dtype))
-        return cls(table(config.vocab_size), table(2), table(config.max_len), LayerNorm.init(config.D, dtype))
+    def init(
+        cls, config: BertConfig, rng: np.random.Generator, dtype=np.float32
+    ) -> "BertEmbeddings":
+        """Normal(0, 0.02) tables, BERT's ``initializer_range``; the
+        LayerNorm at gamma = 1, beta = 0."""
+        table = lambda rows: Embedding(
+            (0.02 * rng.standard_normal((rows, config.D))).astype(dtype)
+        )
+        return cls(
+            table(config.vocab_size),
+            table(2),
+            table(config.max_len),
+            LayerNorm.init(config.D, dtype),
+        )
 
-    def forward(self, input_ids: np.ndarray, segment_ids: np.ndarray) -> np.ndarray:
+    def forward(
+        self, input_ids: np.ndarray, segment_ids: np.ndarray
+    ) -> np.ndarray:
         T, max_len = input_ids.shape[1], self.position.params[0].shape[0]
         if T > max_len:
-            raise ValueError(f"inputs of {T} positions exceed the {max_len} position embeddings: truncate "
-                             "them or build the model with a larger max_len")
-        summed = (self.token.forward(input_ids) + self.segment.forward(segment_ids)
-                  + self.position.forward(np.arange(T)))  # (N, T, D) + (N, T, D) + (T, D)
+            raise ValueError(
+                f"inputs of {T} positions exceed the {max_len} position "
+                "embeddings: truncate "
+                "them or build the model with a larger max_len"
+            )
+        summed = (
+            self.token.forward(input_ids)
+            + self.segment.forward(segment_ids)
+            + self.position.forward(np.arange(T))
+        )  # (N, T, D) + (N, T, D) + (T, D)
         return self.norm.forward(summed)
 
     def backward(self, dout: np.ndarray) -> None:
         dsummed = self.norm.backward(dout)
         self.token.backward(dsummed)
         self.segment.backward(dsummed)
-        self.position.backward(dsummed.sum(axis=0))  # one position vector serves every sequence
+        # one position vector serves every sequence
+        self.position.backward(dsummed.sum(axis=0))
 
 
 class Bert:
-    """BERT's encoder in NumPy: the embeddings, then ``num_layers`` post-norm Transformer encoder blocks.
+    """BERT's encoder in NumPy: the embeddings, then ``num_layers`` post-norm
+    Transformer encoder blocks.
 
     Taught in: book/09_bert.md
 
-    forward(input_ids, segment_ids): (N, T) each -> the final states (N, T, D); padding is masked
-    out of attention as a key (its own states are computed, and never read by a real position).
-    backward(dstates) writes every parameter's gradient. Parameters: the embeddings', then each
-    block's, in ``param_names``' order. Equal to ``seqlab.bert_torch.TinyBert`` in evaluation mode.
+    forward(input_ids, segment_ids): (N, T) each -> the final states (N, T,
+    D); padding is masked out of attention as a key (its own states are
+    computed, and never read by a real position). backward(dstates) writes
+    every parameter's gradient. Parameters: the embeddings', then each
+    block's, in ``param_names``' order. Equal to
+    ``seqlab.bert_torch.TinyBert`` in evaluation mode.
     """
 
-    def __init__(self, embeddings: BertEmbeddings, blocks: list[TransformerEncoderBlock]):
+    def __init__(
+        self,
+        embeddings: BertEmbeddings,
+        blocks: list[TransformerEncoderBlock],
+    ):
         self.embeddings, self.blocks = embeddings, list(blocks)
-        self.params = embeddings.params + [p for block in self.blocks for p in block.params]
-        self.grads = embeddings.grads + [g for block in self.blocks for g in block.grads]
-        self.param_names = tuple([f"embeddings.{name}" for name in embeddings.param_names]
-                                 + [f"blocks.{i}.{name}" for i, block in enumerate(self.blocks)
-                                    for name in block.param_names])
+        self.params = embeddings.params + [
+            p for block in self.blocks for p in block.params
+        ]
+        self.grads = embeddings.grads + [
+            g for block in self.blocks for g in block.grads
+        ]
+        self.param_names = tuple(
+            [f"embeddings.{name}" for name in embeddings.param_names]
+            + [
+                f"blocks.{i}.{name}"
+                for i, block in enumerate(self.blocks)
+                for name in block.param_names
+            ]
+        )
 
     @classmethod
-    def init(cls, config: BertConfig, rng: np.random.Generator, dtype=np.float32) -> "Bert":
-        blocks = [TransformerEncoderBlock.init(config.D, config.num_heads, config.d_ff, rng, dtype=dtype)
-                  for _ in range(config.num_layers)]
+    def init(
+        cls, config: BertConfig, rng: np.random.Generator, dtype=np.float32
+    ) -> "Bert":
+        blocks = [
+            TransformerEncoderBlock.init(
+                config.D, config.num_heads, config.d_ff, rng, dtype=dtype
+            )
+            for _ in range(config.num_layers)
+        ]
         return cls(BertEmbeddings.init(config, rng, dtype), blocks)
 
-    def forward(self, input_ids: np.ndarray, segment_ids: np.ndarray) -> np.ndarray:
-        attend = (input_ids != PAD_ID)[:, None, None, :]  # (N, 1, 1, T): every query may read every non-pad key
+    def forward(
+        self, input_ids: np.ndarray, segment_ids: np.ndarray
+    ) -> np.ndarray:
+        # (N, 1, 1, T): every query may read every non-pad key
+        attend = (input_ids != PAD_ID)[:, None, None, :]
         x = self.embeddings.forward(input_ids, segment_ids)
         for block in self.blocks:
             x = block.forward(x, attend)
@@ -224,22 +291,28 @@ class Bert:
 
 
 class MaskedLMHead:
-    """The masked-LM output layer, tied to the token embedding: ``logits = states @ E_token.T + bias``.
+    """The masked-LM output layer, tied to the token embedding: ``logits =
+    states @ E_token.T + bias``.
 
     Taught in: book/09_bert.md
 
-    states: (..., D) -> logits (..., V). Its one parameter of its own is ``bias: (V,)``; the weight
-    is the embedding table ``E_token: (V, D)``, so backward leaves this use's gradient of the table
-    in ``dtable``, to be added to the embedding's own (:func:`mlm_loss_and_grads`).
+    states: (..., D) -> logits (..., V). Its one parameter of its own is
+    ``bias: (V,)``; the weight is the embedding table ``E_token: (V, D)``, so
+    backward leaves this use's gradient of the table in ``dtable``, to be
+    added to the embedding's own (:func:`mlm_loss_and_grads`).
     """
 
     param_names = ("bias",)
 
     def __init__(self, token_embedding: Embedding, bias: np.ndarray):
         if bias.shape != (token_embedding.params[0].shape[0],):
-            raise ValueError(f"the bias needs one entry per word, shape ({token_embedding.params[0].shape[0]},), "
-                             f"got {bias.shape}")
-        self.table = token_embedding.params[0]  # the same array: what training changes, both uses see
+            raise ValueError(
+                "the bias needs one entry per word, shape "
+                f"({token_embedding.params[0].shape[0]},), "
+                f"got {bias.shape}"
+            )
+        # the same array: what training changes, both uses see
+        self.table = token_embedding.params[0]
         self.params, self.grads = [bias], [np.zeros_like(bias)]
         self.dtable = np.zeros_like(self.table)
         self.states = None
@@ -251,37 +324,53 @@ class MaskedLMHead:
     def backward(self, dlogits: np.ndarray) -> np.ndarray:
         V, D = self.table.shape
         self.grads[0][...] = dlogits.reshape(-1, V).sum(axis=0)
-        self.dtable[...] = dlogits.reshape(-1, V).T @ self.states.reshape(-1, D)
+        self.dtable[...] = dlogits.reshape(-1, V).T @ self.states.reshape(
+            -1, D
+        )
         return dlogits @ self.table
 
 
-def mlm_loss_and_grads(bert: Bert, head: MaskedLMHead, masked_ids: np.ndarray, segment_ids: np.ndarray,
-                       labels: np.ndarray) -> float:
-    """The masked-LM loss of one batch, and every gradient of ``bert`` and ``head`` written in place.
+def mlm_loss_and_grads(
+    bert: Bert,
+    head: MaskedLMHead,
+    masked_ids: np.ndarray,
+    segment_ids: np.ndarray,
+    labels: np.ndarray,
+) -> float:
+    """The masked-LM loss of one batch, and every gradient of ``bert`` and
+    ``head`` written in place.
 
-    The loss is the mean cross-entropy of the original word at the chosen positions only
-    (``labels != IGNORE_INDEX``), as ``F.cross_entropy(..., ignore_index=-100)``.
+    The loss is the mean cross-entropy of the original word at the chosen
+    positions only (``labels != IGNORE_INDEX``), as ``F.cross_entropy(...,
+    ignore_index=-100)``.
     """
     chosen = labels != IGNORE_INDEX
     if not chosen.any():
-        raise ValueError("labels choose no position (all are IGNORE_INDEX): there is nothing to predict")
+        raise ValueError(
+            "labels choose no position (all are IGNORE_INDEX): there is "
+            "nothing to predict"
+        )
     states = bert.forward(masked_ids, segment_ids)
     loss_layer = SoftmaxCrossEntropy()
-    loss = loss_layer.forward(head.forward(states[chosen]), labels[chosen])  # (M, V) scores, M chosen positions
+    # (M, V) scores, M chosen positions
+    loss = loss_layer.forward(head.forward(states[chosen]), labels[chosen])
     dstates = np.zeros_like(states)
     dstates[chosen] = head.backward(loss_layer.backward())
     bert.backward(dstates)
-    bert.embeddings.grads[0] += head.dtable  # the tied table: the gradients of its two uses add up
+    # the tied table: the gradients of its two uses add up
+    bert.embeddings.grads[0] += head.dtable
     return loss
 
 
 class BertClassifier:
-    """A sentence classifier on the final state of ``[CLS]``: BERT's pooler ``tanh(h W_p + b_p)``, then an affine layer.
+    """A sentence classifier on the final state of ``[CLS]``: BERT's pooler
+    ``tanh(h W_p + b_p)``, then an affine layer.
 
     Taught in: book/09_bert.md
 
-    forward(input_ids, segment_ids) -> logits (N, C); backward(dlogits) writes the gradients of the
-    pooler, the output layer and the whole encoder (fine-tuning changes every weight).
+    forward(input_ids, segment_ids) -> logits (N, C); backward(dlogits)
+    writes the gradients of the pooler, the output layer and the whole
+    encoder (fine-tuning changes every weight).
     """
 
     def __init__(self, bert: Bert, pooler: Affine, output: Affine):
@@ -291,20 +380,31 @@ class BertClassifier:
         self.cache = None
 
     @classmethod
-    def init(cls, bert: Bert, num_classes: int, rng: np.random.Generator) -> "BertClassifier":
+    def init(
+        cls, bert: Bert, num_classes: int, rng: np.random.Generator
+    ) -> "BertClassifier":
         D, dtype = bert.params[0].shape[1], bert.params[0].dtype
-        return cls(bert, Affine.init(D, D, rng, dtype), Affine.init(D, num_classes, rng, dtype))
+        return cls(
+            bert,
+            Affine.init(D, D, rng, dtype),
+            Affine.init(D, num_classes, rng, dtype),
+        )
 
-    def forward(self, input_ids: np.ndarray, segment_ids: np.ndarray) -> np.ndarray:
+    def forward(
+        self, input_ids: np.ndarray, segment_ids: np.ndarray
+    ) -> np.ndarray:
         states = self.bert.forward(input_ids, segment_ids)
-        pooled = np.tanh(self.pooler.forward(states[:, 0]))  # (N, D): position 0 is [CLS]
+        # (N, D): position 0 is [CLS]
+        pooled = np.tanh(self.pooler.forward(states[:, 0]))
         self.cache = (states.shape, pooled)
         return self.output.forward(pooled)
 
     def backward(self, dlogits: np.ndarray) -> None:
         shape, pooled = self.cache
         dstates = np.zeros(shape, dtype=dlogits.dtype)
-        dstates[:, 0] = self.pooler.backward(self.output.backward(dlogits) * (1 - pooled**2))
+        dstates[:, 0] = self.pooler.backward(
+            self.output.backward(dlogits) * (1 - pooled**2)
+        )
         self.bert.backward(dstates)
 
 

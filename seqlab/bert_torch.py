@@ -4,7 +4,7 @@ Taught in: book/09_bert.md
 
 The encoder is a stack of ``nn.TransformerEncoderLayer(D, h, d_ff, batch_first=True)`` in BERT's
 post-norm placement, the layer chapter 8 proves equal to its NumPy ``TransformerEncoderBlock``;
-the masked-LM head is tied to the token embedding. :mod:`seqlab.convert_attention` moves weights
+the masked-LM head is tied to the token embedding. :mod:`seqlab.convert` moves weights
 between the twins.
 """
 from __future__ import annotations
@@ -16,44 +16,68 @@ from seqlab.bert import PAD_ID, BertConfig
 
 
 class TinyBert(nn.Module):
-    """Token + segment + position embeddings, LayerNorm, ``num_layers`` post-norm encoder layers, a tied MLM head.
+    """Token + segment + position embeddings, LayerNorm, ``num_layers``
+    post-norm encoder layers, a tied MLM head.
 
     Taught in: book/09_bert.md
 
-    ``forward(input_ids, segment_ids)``, both (N, T), returns the final states (N, T, D); padding
-    is masked out of attention. ``mlm_logits`` maps states to (N, T, V) scores over the vocabulary
-    with the token embedding's table (``states @ E.T + mlm_bias``). ReLU in the feed-forward
-    sublayer (chapter 8's block) where BERT uses GELU.
+    ``forward(input_ids, segment_ids)``, both (N, T), returns the final
+    states (N, T, D); padding is masked out of attention. ``mlm_logits`` maps
+    states to (N, T, V) scores over the vocabulary with the token embedding's
+    table (``states @ E.T + mlm_bias``). ReLU in the feed-forward sublayer
+    (chapter 8's block) where BERT uses GELU.
     """
 
     def __init__(self, config: BertConfig):
         super().__init__()
         self.config = config
         D = config.D
-        self.token_embedding = nn.Embedding(config.vocab_size, D, padding_idx=PAD_ID)
+        self.token_embedding = nn.Embedding(
+            config.vocab_size, D, padding_idx=PAD_ID
+        )
         self.segment_embedding = nn.Embedding(2, D)
         self.position_embedding = nn.Embedding(config.max_len, D)
         self.embedding_norm = nn.LayerNorm(D)
         self.embedding_dropout = nn.Dropout(config.dropout)
         self.layers = nn.ModuleList(
-            nn.TransformerEncoderLayer(D, config.num_heads, config.d_ff, config.dropout, batch_first=True,
-                                       norm_first=False)
-            for _ in range(config.num_layers))
+            nn.TransformerEncoderLayer(
+                D,
+                config.num_heads,
+                config.d_ff,
+                config.dropout,
+                batch_first=True,
+                norm_first=False,
+            )
+            for _ in range(config.num_layers)
+        )
         self.mlm_bias = nn.Parameter(torch.zeros(config.vocab_size))
 
-    def embed(self, input_ids: torch.Tensor, segment_ids: torch.Tensor) -> torch.Tensor:
-        """The sum of the three embeddings, normalized: (N, T) ids -> (N, T, D)."""
+    def embed(
+        self, input_ids: torch.Tensor, segment_ids: torch.Tensor
+    ) -> torch.Tensor:
+        """The sum of the three embeddings, normalized: (N, T) ids -> (N, T,
+        D)."""
         T = input_ids.shape[1]
         if T > self.config.max_len:
-            raise ValueError(f"inputs of {T} positions exceed max_len={self.config.max_len}: truncate them "
-                             "or build the model with a larger max_len")
+            raise ValueError(
+                f"inputs of {T} positions exceed "
+                f"max_len={self.config.max_len}: truncate them "
+                "or build the model with a larger max_len"
+            )
         positions = torch.arange(T, device=input_ids.device)
-        summed = self.token_embedding(input_ids) + self.segment_embedding(segment_ids) + self.position_embedding(positions)
+        summed = (
+            self.token_embedding(input_ids)
+            + self.segment_embedding(segment_ids)
+            + self.position_embedding(positions)
+        )
         return self.embedding_dropout(self.embedding_norm(summed))
 
-    def forward(self, input_ids: torch.Tensor, segment_ids: torch.Tensor) -> torch.Tensor:
+    def forward(
+        self, input_ids: torch.Tensor, segment_ids: torch.Tensor
+    ) -> torch.Tensor:
         x = self.embed(input_ids, segment_ids)
-        ignore = input_ids == PAD_ID            # torch's key_padding_mask: True = ignore
+        # torch's key_padding_mask: True = ignore
+        ignore = input_ids == PAD_ID
         for layer in self.layers:
             x = layer(x, src_key_padding_mask=ignore)
         return x

@@ -21,12 +21,12 @@ score of a row is the same: collapsed embeddings (all keys equal), at any ``tau`
 spread with standard deviation ``1 / sqrt(D)``, the scores with ``s = 1 / (tau sqrt(D))``, and
 for small ``s`` ``L ~ log N + (1 - 1/N) s^2 / 2``; at small ``tau`` the loss is far above
 ``log N``.
+
+The same loss in PyTorch is :func:`seqlab.contrastive_torch.info_nce_torch`.
 """
 from __future__ import annotations
 
 import numpy as np
-import torch
-import torch.nn.functional as F
 
 from seqlab.functional import log_softmax
 
@@ -50,29 +50,29 @@ def l2_normalize_backward(dunit: np.ndarray, unit: np.ndarray, norms: np.ndarray
     return (dunit - unit * np.sum(dunit * unit, axis=-1, keepdims=True)) / norms
 
 
-def info_nce(queries: np.ndarray, keys: np.ndarray, temperature: float = 0.1) -> tuple[float, np.ndarray, np.ndarray]:
+def info_nce(
+    queries: np.ndarray, keys: np.ndarray, temperature: float = 0.1
+) -> tuple[float, np.ndarray, np.ndarray]:
     """InfoNCE with in-batch negatives: returns ``(loss, dqueries, dkeys)``.
 
-    queries, keys: (N, D), row i of each a positive pair, compared by cosine similarity.
+    queries, keys: (N, D), row i of each a positive pair, compared by cosine
+    similarity.
     """
     _check_pairs(queries, keys, temperature)
     N = queries.shape[0]
     q, q_norms = l2_normalize(queries)
     k, k_norms = l2_normalize(keys)
-    scores = q @ k.T / temperature                       # (N, N): query i against every key
+    # (N, N): query i against every key
+    scores = q @ k.T / temperature
     log_probs = log_softmax(scores, axis=-1)
     loss = -np.trace(log_probs) / N
-    # Cross-entropy's gradient with the diagonal as targets: (softmax - I) / N.
+    # Cross-entropy's gradient with the diagonal as targets: (softmax - I) /
+    # N.
     dscores = np.exp(log_probs)
     dscores[np.diag_indices(N)] -= 1
     dscores /= N
     dq = l2_normalize_backward(dscores @ k / temperature, q, q_norms)
-    dk = l2_normalize_backward(dscores.T @ q / temperature, k, k_norms)   # key j is scored by every query
+    # key j is scored by every query
+    dk = l2_normalize_backward(dscores.T @ q / temperature, k, k_norms)
     return float(loss), dq.astype(queries.dtype), dk.astype(keys.dtype)
 
-
-def info_nce_torch(queries: torch.Tensor, keys: torch.Tensor, temperature: float = 0.1) -> torch.Tensor:
-    """The same loss in PyTorch: ``F.cross_entropy`` of the cosine score matrix against ``arange(N)``."""
-    queries, keys = F.normalize(queries, dim=-1), F.normalize(keys, dim=-1)
-    scores = queries @ keys.T / temperature
-    return F.cross_entropy(scores, torch.arange(scores.shape[0]))

@@ -8,12 +8,13 @@ embedding and each biLSTM layer, both directions side by side),
     s = softmax(w)                    one weight per layer, learned by the task
     ELMo = gamma * sum_j s_j h_j      gamma scales the whole vector
 
-The language model stays frozen; only ``w`` and ``gamma`` (and the task model) are trained.
+The language model stays frozen; only ``w`` and ``gamma`` (and the task model) are trained. The
+PyTorch twin is :class:`seqlab.elmo_torch.TorchScalarMix`; :func:`seqlab.convert.scalar_mix_to_torch`
+moves the weights.
 """
 from __future__ import annotations
 
 import numpy as np
-import torch
 
 from seqlab.functional import softmax
 
@@ -23,14 +24,18 @@ class ScalarMix:
 
     Taught in: book/09_bert.md
 
-    Parameters: ``w: (L,)`` the unnormalized layer weights (zeros: an even mix), ``gamma: (1,)``.
+    Parameters: ``w: (L,)`` the unnormalized layer weights (zeros: an even
+    mix), ``gamma: (1,)``.
     """
 
     param_names = ("w", "gamma")
 
     def __init__(self, w: np.ndarray, gamma: np.ndarray):
         if w.ndim != 1 or gamma.shape != (1,):
-            raise ValueError(f"ScalarMix needs w: (L,) and gamma: (1,), got {w.shape} and {gamma.shape}")
+            raise ValueError(
+                f"ScalarMix needs w: (L,) and gamma: (1,), got {w.shape} "
+                f"and {gamma.shape}"
+            )
         self.params = [w, gamma]
         self.grads = [np.zeros_like(w), np.zeros_like(gamma)]
         self.cache = None
@@ -42,8 +47,11 @@ class ScalarMix:
     def forward(self, layers: np.ndarray) -> np.ndarray:
         w, gamma = self.params
         if layers.shape[0] != len(w):
-            raise ValueError(f"ScalarMix was built for {len(w)} layers, got layers of shape {layers.shape} "
-                             "(the layers go on the first axis)")
+            raise ValueError(
+                f"ScalarMix was built for {len(w)} layers, got layers of "
+                f"shape {layers.shape} "
+                "(the layers go on the first axis)"
+            )
         s = softmax(w)
         mixed = np.tensordot(s, layers, axes=1)  # sum_j s_j h_j: (..., D)
         self.cache = (layers, s, mixed)
@@ -53,29 +61,11 @@ class ScalarMix:
         _, gamma = self.params
         layers, s, mixed = self.cache
         self.grads[1][...] = np.sum(dout * mixed)
-        ds = gamma * np.tensordot(layers, dout, axes=(range(1, layers.ndim), range(dout.ndim)))  # (L,)
-        self.grads[0][...] = s * (ds - np.dot(s, ds))  # through the softmax (chapter 1)
+        # (L,)
+        ds = gamma * np.tensordot(
+            layers, dout, axes=(range(1, layers.ndim), range(dout.ndim))
+        )
+        # through the softmax (chapter 1)
+        self.grads[0][...] = s * (ds - np.dot(s, ds))
         return gamma * s.reshape(-1, *([1] * dout.ndim)) * dout[None]
 
-
-class TorchScalarMix(torch.nn.Module):
-    """The PyTorch twin of :class:`ScalarMix` (as AllenNLP's ``ScalarMix``, without its layer norm option)."""
-
-    def __init__(self, num_layers: int):
-        super().__init__()
-        self.w = torch.nn.Parameter(torch.zeros(num_layers))
-        self.gamma = torch.nn.Parameter(torch.ones(1))
-
-    def forward(self, layers: torch.Tensor) -> torch.Tensor:
-        s = torch.softmax(self.w, dim=0)
-        return self.gamma * torch.tensordot(s, layers, dims=1)
-
-
-def scalar_mix_to_torch(mix: ScalarMix) -> TorchScalarMix:
-    """A :class:`TorchScalarMix` with the weights of ``mix``, in its dtype."""
-    w, gamma = mix.params
-    module = TorchScalarMix(len(w)).to(torch.from_numpy(w).dtype)
-    with torch.no_grad():
-        module.w.copy_(torch.from_numpy(w))
-        module.gamma.copy_(torch.from_numpy(gamma))
-    return module

@@ -4,9 +4,9 @@ Taught in: book/07_seq2seq.md
 
 ``TorchSeq2seq(V, D, H, peeky)`` is ``nn.Embedding`` + ``nn.LSTM`` for the encoder and
 ``nn.Embedding`` + ``nn.LSTM`` + ``nn.Linear`` for the decoder, all ``batch_first``;
-:func:`seq2seq_to_torch` builds one from a NumPy :class:`~seqlab.seq2seq.Seq2seq` or
-:class:`~seqlab.seq2seq.PeekySeq2seq` through :mod:`seqlab.convert`, and
-:func:`torch_seq2seq_grads_as_numpy` reads its gradients back in the NumPy model's order.
+:func:`seqlab.convert.seq2seq_to_torch` builds one from a NumPy :class:`~seqlab.seq2seq.Seq2seq` or
+:class:`~seqlab.seq2seq.PeekySeq2seq`, and :func:`seqlab.convert.torch_seq2seq_grads_as_numpy` reads
+its gradients back in the NumPy model's order.
 """
 from __future__ import annotations
 
@@ -16,28 +16,40 @@ import numpy as np
 import torch
 from torch import nn
 
-from seqlab.convert import (embedding_to_torch, linear_grads_as_affine, affine_to_linear, time_lstm_to_torch,
-                            torch_lstm_grads_as_numpy)
-from seqlab.seq2seq import PeekySeq2seq, Seq2seq, Seq2seqHistory, _check_schedule
+from seqlab.convert import seq2seq_to_torch
+from seqlab.seq2seq import Seq2seq, Seq2seqHistory, _check_schedule
 
 
 class TorchSeq2seq(nn.Module):
-    """An LSTM encoder-decoder; with ``peeky=True`` the decoder reads the encoder's h at every step.
+    """An LSTM encoder-decoder; with ``peeky=True`` the decoder reads the
+    encoder's h at every step.
 
     Taught in: book/07_seq2seq.md
 
-    ``forward(xs, ts) -> loss`` with ``xs: (N, T_in)``, ``ts: (N, 1 + T_out)`` int64, as the NumPy
-    model. The decoder starts from ``(h, 0)``: ``nn.LSTM`` takes the state as ``(1, N, H)`` tensors.
+    ``forward(xs, ts) -> loss`` with ``xs: (N, T_in)``, ``ts: (N, 1 +
+    T_out)`` int64, as the NumPy model. The decoder starts from ``(h, 0)``:
+    ``nn.LSTM`` takes the state as ``(1, N, H)`` tensors.
     """
 
-    def __init__(self, V: int, D: int, H: int, peeky: bool = False, dtype=torch.float32):
+    def __init__(
+        self,
+        V: int,
+        D: int,
+        H: int,
+        peeky: bool = False,
+        dtype=torch.float32,
+    ):
         super().__init__()
         self.peeky = peeky
         self.encoder_embed = nn.Embedding(V, D, dtype=dtype)
         self.encoder_lstm = nn.LSTM(D, H, batch_first=True, dtype=dtype)
         self.decoder_embed = nn.Embedding(V, D, dtype=dtype)
-        self.decoder_lstm = nn.LSTM(D + H if peeky else D, H, batch_first=True, dtype=dtype)
-        self.decoder_affine = nn.Linear(2 * H if peeky else H, V, dtype=dtype)
+        self.decoder_lstm = nn.LSTM(
+            D + H if peeky else D, H, batch_first=True, dtype=dtype
+        )
+        self.decoder_affine = nn.Linear(
+            2 * H if peeky else H, V, dtype=dtype
+        )
 
     def encode(self, xs: torch.Tensor) -> torch.Tensor:
         """``(N, T_in)`` ids -> ``hs: (N, T_in, H)``."""
@@ -45,24 +57,33 @@ class TorchSeq2seq(nn.Module):
         return hs
 
     def decode(self, ts: torch.Tensor, h: torch.Tensor, state=None):
-        """``ts: (N, T)`` ids read from the state ``(h, c)`` (default ``(h, 0)``) -> scores ``(N, T, V)`` and the last state."""
+        """``ts: (N, T)`` ids read from the state ``(h, c)`` (default ``(h,
+        0)``) -> scores ``(N, T, V)`` and the last state."""
         if state is None:
             state = (h[None], torch.zeros_like(h)[None])  # (1, N, H) each
         x = self.decoder_embed(ts)  # (N, T, D)
         if self.peeky:
-            x = torch.cat([x, h[:, None].expand(-1, ts.shape[1], -1)], dim=2)  # (N, T, D + H)
+            # (N, T, D + H)
+            x = torch.cat([x, h[:, None].expand(-1, ts.shape[1], -1)], dim=2)
         out, state = self.decoder_lstm(x, state)  # (N, T, H)
         if self.peeky:
-            out = torch.cat([out, h[:, None].expand(-1, ts.shape[1], -1)], dim=2)  # (N, T, 2H)
+            # (N, T, 2H)
+            out = torch.cat(
+                [out, h[:, None].expand(-1, ts.shape[1], -1)], dim=2
+            )
         return self.decoder_affine(out), state
 
     def forward(self, xs: torch.Tensor, ts: torch.Tensor) -> torch.Tensor:
         h = self.encode(xs)[:, -1]
         scores, _ = self.decode(ts[:, :-1], h)
-        return nn.functional.cross_entropy(scores.reshape(-1, scores.shape[-1]), ts[:, 1:].reshape(-1))
+        return nn.functional.cross_entropy(
+            scores.reshape(-1, scores.shape[-1]), ts[:, 1:].reshape(-1)
+        )
 
     @torch.no_grad()
-    def generate(self, xs: torch.Tensor, start_id: int, length: int) -> torch.Tensor:
+    def generate(
+        self, xs: torch.Tensor, start_id: int, length: int
+    ) -> torch.Tensor:
         """Greedy decoding: ``(N, T_in)`` -> ``(N, length)`` ids."""
         h = self.encode(xs)[:, -1]
         ids = torch.full((len(xs), 1), start_id, dtype=torch.long)
@@ -72,28 +93,6 @@ class TorchSeq2seq(nn.Module):
             ids = scores.argmax(dim=-1)  # (N, 1)
             answer.append(ids)
         return torch.cat(answer, dim=1)
-
-
-def seq2seq_to_torch(model: Seq2seq) -> TorchSeq2seq:
-    """A :class:`TorchSeq2seq` holding ``model``'s weights (a NumPy Seq2seq or PeekySeq2seq)."""
-    encoder, decoder = model.encoder, model.decoder
-    V, D = encoder.embed.params[0].shape
-    H = encoder.hidden_size
-    module = TorchSeq2seq(V, D, H, peeky=isinstance(model, PeekySeq2seq),
-                          dtype=torch.from_numpy(encoder.embed.params[0]).dtype)
-    module.encoder_embed = embedding_to_torch(encoder.embed)
-    module.encoder_lstm = time_lstm_to_torch(encoder.lstm, batch_first=True)
-    module.decoder_embed = embedding_to_torch(decoder.embed)
-    module.decoder_lstm = time_lstm_to_torch(decoder.lstm, batch_first=True)
-    module.decoder_affine = affine_to_linear(decoder.affine)
-    return module
-
-
-def torch_seq2seq_grads_as_numpy(module: TorchSeq2seq) -> list[np.ndarray]:
-    """The module's gradients in the layout and order of the NumPy model's ``grads``."""
-    return ([module.encoder_embed.weight.grad.numpy().copy()] + torch_lstm_grads_as_numpy(module.encoder_lstm)
-            + [module.decoder_embed.weight.grad.numpy().copy()] + torch_lstm_grads_as_numpy(module.decoder_lstm)
-            + linear_grads_as_affine(module.decoder_affine))
 
 
 def torch_exact_match_accuracy(module: TorchSeq2seq, xs: np.ndarray, ts: np.ndarray) -> float:

@@ -21,14 +21,14 @@ from seqlab.attention import (
     scaled_dot_product_attention,
     scaled_dot_product_attention_backward,
 )
-from seqlab.convert import to_torch
-from seqlab.convert_attention import (
+from seqlab.convert import (
     layer_norm_to_torch,
     mha_to_torch,
     torch_masks,
     torch_mha_grads_as_numpy,
     torch_mha_to_numpy,
     torch_transformer_block_grads_as_numpy,
+    to_torch,
     torch_transformer_block_to_numpy,
     transformer_block_to_torch,
 )

@@ -9,7 +9,7 @@ from seqlab.bert import (CLS_ID, FIRST_WORD_ID, IGNORE_INDEX, MASK_ID, PAD_ID, S
                          mlm_loss_and_grads, mlm_predictions, pretrain_and_fine_tune, pretrain_mlm, replaced_word_task,
                          split_sentences)
 from seqlab.bert_torch import TinyBertClassifier
-from seqlab.convert_attention import bert_to_torch, torch_bert_grads_as_numpy, torch_bert_to_numpy
+from seqlab.convert import bert_to_torch, torch_bert_grads_as_numpy, torch_bert_to_numpy
 from seqlab.corpora import EOS, synthetic_corpus
 from seqlab.gradcheck import numerical_gradient, relative_error
 

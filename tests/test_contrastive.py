@@ -3,7 +3,8 @@ import numpy as np
 import pytest
 import torch
 
-from seqlab.contrastive import info_nce, info_nce_torch
+from seqlab.contrastive import info_nce
+from seqlab.contrastive_torch import info_nce_torch
 from seqlab.gradcheck import numerical_gradient, relative_error
 
 

@@ -3,7 +3,8 @@ import numpy as np
 import pytest
 import torch
 
-from seqlab.elmo import ScalarMix, scalar_mix_to_torch
+from seqlab.convert import scalar_mix_to_torch
+from seqlab.elmo import ScalarMix
 from seqlab.gradcheck import check_layer_gradients
 
 

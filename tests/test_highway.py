@@ -3,9 +3,10 @@ import numpy as np
 import pytest
 import torch
 
-from seqlab.convert import to_torch
+from seqlab.convert import highway_to_torch, to_torch, torch_highway_grads_as_numpy
 from seqlab.gradcheck import check_layer_gradients
-from seqlab.highway import Highway, TorchHighway, highway_to_torch, torch_highway_grads_as_numpy
+from seqlab.highway import Highway
+from seqlab.highway_torch import TorchHighway
 
 
 def test_gradients_match_numerical_ones_in_float64():

@@ -8,8 +8,8 @@ from seqlab.generate import beam_search
 from seqlab.gradcheck import numerical_gradient
 from seqlab.seq2seq import (Decoder, Encoder, PeekyDecoder, PeekySeq2seq, Seq2seq, exact_match_accuracy,
                             train_and_score, train_seq2seq)
-from seqlab.seq2seq_torch import (TorchSeq2seq, seq2seq_to_torch, torch_exact_match_accuracy,
-                                  torch_seq2seq_grads_as_numpy, train_and_score_in_torch, train_torch_seq2seq)
+from seqlab.convert import seq2seq_to_torch, torch_seq2seq_grads_as_numpy
+from seqlab.seq2seq_torch import TorchSeq2seq, torch_exact_match_accuracy, train_and_score_in_torch, train_torch_seq2seq
 
 V, D, H, N, T_IN, T = 9, 4, 5, 3, 6, 4
 

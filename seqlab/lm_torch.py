@@ -21,31 +21,12 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from seqlab.convert import (
-    affine_to_linear,
-    embedding_to_torch,
-    linear_grads_as_affine,
-    time_gru_to_torch,
-    time_lstm_to_torch,
-    time_rnn_to_torch,
-    torch_gru_grads_as_numpy,
-    torch_rnn_grads_as_numpy,
-)
-from seqlab.gru import TimeGRU
-from seqlab.layers import VariationalDropout
+from seqlab.convert import lm_to_torch, torch_lm_grads_as_numpy
 from seqlab.lm import (TrainHistory, _check_stream, _check_training_layout, bptt_batches, cosine_lr, evaluate_perplexity,
                        perplexity)
-from seqlab.lstm import TimeLSTM
 from seqlab.progress import progress_bar
-from seqlab.rnn import Stacked, TimeRNN
 
 RECURRENT_MODULES = {"rnn": torch.nn.RNN, "lstm": torch.nn.LSTM, "gru": torch.nn.GRU}
-# The NumPy time layer of each cell, the converter of its weights to torch, and of torch's gradients back.
-_NUMPY_LAYERS = {
-    "rnn": (TimeRNN, time_rnn_to_torch, torch_rnn_grads_as_numpy),
-    "lstm": (TimeLSTM, time_lstm_to_torch, torch_rnn_grads_as_numpy),
-    "gru": (TimeGRU, time_gru_to_torch, torch_gru_grads_as_numpy),
-}
 
 
 def default_device() -> torch.device:
@@ -83,14 +64,17 @@ class SequenceDropout(torch.nn.Module):
 
 
 def _keep_one_bias(module: torch.nn.Module, cell: str) -> None:
-    """Hold at zero the part of ``bias_hh`` that only ever adds to ``bias_ih``, as the NumPy layers have one bias.
+    """Hold at zero the part of ``bias_hh`` that only ever adds to
+    ``bias_ih``, as the NumPy layers have one bias.
 
-    Only the sum of torch's two biases enters an RNN or LSTM, but each gets its own Adam step of
-    about ``lr``, so their sum would move twice as fast as the NumPy model's one ``b`` and the two
-    trainings would part after the first step. So ``bias_hh`` stays zero and frozen: the model has
-    exactly the NumPy model's parameters and learns exactly as it does. In a GRU the n block of
-    ``bias_hh`` is ``b_hn``, a parameter of its own (the reset gate scales it); only its r and z
-    blocks are held at zero, by zeroing their gradient, to which Adam then makes no step.
+    Only the sum of torch's two biases enters an RNN or LSTM, but each gets
+    its own Adam step of about ``lr``, so their sum would move twice as fast
+    as the NumPy model's one ``b`` and the two trainings would part after the
+    first step. So ``bias_hh`` stays zero and frozen: the model has exactly
+    the NumPy model's parameters and learns exactly as it does. In a GRU the
+    n block of ``bias_hh`` is ``b_hn``, a parameter of its own (the reset
+    gate scales it); only its r and z blocks are held at zero, by zeroing
+    their gradient, to which Adam then makes no step.
     """
     for name, bias in module.named_parameters():
         if not name.startswith("bias_hh"):
@@ -99,8 +83,12 @@ def _keep_one_bias(module: torch.nn.Module, cell: str) -> None:
             if cell == "gru":
                 H = bias.shape[0] // 3
                 bias[: 2 * H] = 0
-                keep = torch.cat([torch.zeros(2 * H), torch.ones(H)]).to(bias.dtype)
-                bias.register_hook(lambda grad, keep=keep: grad * keep.to(grad.device))
+                keep = torch.cat([torch.zeros(2 * H), torch.ones(H)]).to(
+                    bias.dtype
+                )
+                bias.register_hook(
+                    lambda grad, keep=keep: grad * keep.to(grad.device)
+                )
             else:
                 bias.zero_()
                 bias.requires_grad_(False)
@@ -177,43 +165,14 @@ class TorchLM(torch.nn.Module):
     @classmethod
     def from_numpy(cls, model) -> "TorchLM":
         """The same model in torch, holding a copy of the weights of a NumPy ``RNNLM``, ``LSTMLM`` or
-        ``BetterLSTMLM`` (its dropout probability, variational or not, and tying are carried over)."""
-        recurrent = getattr(model, "rnn", None)
-        recurrent = getattr(model, "lstm", None) if recurrent is None else recurrent
-        if recurrent is None or not hasattr(model, "embedding") or not hasattr(model, "output"):
-            raise TypeError(f"TorchLM.from_numpy takes an RNNLM, LSTMLM or BetterLSTMLM (embedding, rnn or "
-                            f"lstm, output), got a {type(model).__name__}")
-        time_layers = recurrent.layers if isinstance(recurrent, Stacked) else [recurrent]
-        cells = [name for name, (layer_type, *_) in _NUMPY_LAYERS.items() if isinstance(time_layers[0], layer_type)]
-        if not cells or any(type(layer) is not type(time_layers[0]) for layer in time_layers):
-            raise TypeError(f"TorchLM.from_numpy needs one-direction layers of a single kind (TimeRNN, TimeLSTM or "
-                            f"TimeGRU), got {[type(layer).__name__ for layer in time_layers]}")
-        dropouts = getattr(model, "dropouts", [])
-        V, D = model.embedding.params[0].shape
-        torch_model = cls(V, D, time_layers[0].hidden_size, cells[0], num_layers=len(time_layers),
-                          dropout=dropouts[0].p if dropouts else 0.0,
-                          variational=bool(dropouts) and isinstance(dropouts[0], VariationalDropout),
-                          tie_weights=getattr(model, "tie_weights", False))
-        to_torch_layer = _NUMPY_LAYERS[cells[0]][1]
-        torch_model.embedding.load_state_dict(embedding_to_torch(model.embedding).state_dict())
-        for module, layer in zip(torch_model.recurrent, time_layers):
-            module.load_state_dict(to_torch_layer(layer).state_dict())
-        with torch.no_grad():
-            linear = affine_to_linear(model.output)
-            if not torch_model.tie_weights:  # tied: the weight is the embedding, loaded above
-                torch_model.output.weight.copy_(linear.weight)
-            torch_model.output.bias.copy_(linear.bias)
-        return torch_model
+        ``BetterLSTMLM`` (its dropout probability, variational or not, and tying are carried over):
+        :func:`seqlab.convert.lm_to_torch`."""
+        return lm_to_torch(model)
 
     def grads_as_numpy(self) -> list[np.ndarray]:
         """The ``.grad`` of every parameter, in the layout and order of the NumPy model's ``grads``:
-        embedding ``W (V, D)``; per layer ``[dWx, dWh, db]`` (the GRU's ``[dWx, dWh, db, db_hn]``);
-        output ``[dW (H, V), db]``, or only ``[db]`` when tied (the embedding's grad is then the sum of both uses)."""
-        grads_of_layer = _NUMPY_LAYERS[self.cell][2]
-        output_grads = linear_grads_as_affine(self.output)
-        return [self.embedding.weight.grad.detach().cpu().numpy(),
-                *(g for module in self.recurrent for g in grads_of_layer(module)),
-                *(output_grads[1:] if self.tie_weights else output_grads)]
+        :func:`seqlab.convert.torch_lm_grads_as_numpy`."""
+        return torch_lm_grads_as_numpy(self)
 
 
 def detach_state(state):
@@ -225,46 +184,79 @@ def detach_state(state):
     return type(state)(detach_state(s) for s in state)
 
 
-def train_torch_lm(model: torch.nn.Module, ids: np.ndarray, *, batch_size: int, time_size: int, steps: int,
-                   lr: float, rng: np.random.Generator | None = None, max_grad_norm: float | None = None,
-                   device: torch.device | str | None = None, progress: bool = True) -> TrainHistory:
-    """Train a torch language model as :func:`seqlab.lm.train_lm` trains a NumPy one; returns its TrainHistory.
+def train_torch_lm(
+    model: torch.nn.Module,
+    ids: np.ndarray,
+    *,
+    batch_size: int,
+    time_size: int,
+    steps: int,
+    lr: float,
+    rng: np.random.Generator | None = None,
+    max_grad_norm: float | None = None,
+    device: torch.device | str | None = None,
+    progress: bool = True
+) -> TrainHistory:
+    """Train a torch language model as :func:`seqlab.lm.train_lm` trains a
+    NumPy one; returns its TrainHistory.
 
-    ``model(xs, state) -> (logits (N, T, V), state)`` (a :class:`TorchLM`). Each epoch resets the
-    state and, with ``rng``, drops ``rng.integers(time_size)`` tokens from the start of ``ids`` (the
-    draws of ``train_lm``, in the same order), then walks the blocks of
-    :func:`seqlab.lm.bptt_batches`: forward, mean cross-entropy, backward, optional clipping by
-    global norm, and a ``torch.optim.Adam`` step whose learning rate ``cosine_lr(lr, steps)(step)``
-    is set before the step. Stops after ``steps`` updates. ``device`` defaults to
-    :func:`default_device`; the model is moved there. The model is left in training mode.
-    The history holds every step's loss and one point at the end (no validation).
+    ``model(xs, state) -> (logits (N, T, V), state)`` (a :class:`TorchLM`).
+    Each epoch resets the state and, with ``rng``, drops
+    ``rng.integers(time_size)`` tokens from the start of ``ids`` (the draws
+    of ``train_lm``, in the same order), then walks the blocks of
+    :func:`seqlab.lm.bptt_batches`: forward, mean cross-entropy, backward,
+    optional clipping by global norm, and a ``torch.optim.Adam`` step whose
+    learning rate ``cosine_lr(lr, steps)(step)`` is set before the step.
+    Stops after ``steps`` updates. ``device`` defaults to
+    :func:`default_device`; the model is moved there. The model is left in
+    training mode. The history holds every step's loss and one point at the
+    end (no validation).
     """
     ids = _check_stream("ids", ids)
-    _check_training_layout(ids, rng, batch_size=batch_size, time_size=time_size, steps=steps)
+    _check_training_layout(
+        ids, rng, batch_size=batch_size, time_size=time_size, steps=steps
+    )
     device = default_device() if device is None else torch.device(device)
     model.to(device).train()
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
     schedule = cosine_lr(lr, steps)
     history = TrainHistory()
     start = time.perf_counter()
-    bar = progress_bar(total=steps, enabled=progress, desc="train_torch_lm", unit="step", leave=False)
+    bar = progress_bar(
+        total=steps,
+        enabled=progress,
+        desc="train_torch_lm",
+        unit="step",
+        leave=False,
+    )
     while len(history.losses) < steps:
         offset = int(rng.integers(time_size)) if rng is not None else 0
         state = None
         for xs, ts in bptt_batches(ids[offset:], batch_size, time_size):
-            logits, state = model(torch.from_numpy(xs).to(device), detach_state(state))
-            loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), torch.from_numpy(ts).to(device).reshape(-1))
+            logits, state = model(
+                torch.from_numpy(xs).to(device), detach_state(state)
+            )
+            loss = F.cross_entropy(
+                logits.reshape(-1, logits.shape[-1]),
+                torch.from_numpy(ts).to(device).reshape(-1),
+            )
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             if max_grad_norm is not None:
-                torch.nn.utils.clip_grad_norm_(model.parameters(), max_grad_norm)
+                torch.nn.utils.clip_grad_norm_(
+                    model.parameters(), max_grad_norm
+                )
             for group in optimizer.param_groups:
                 group["lr"] = schedule(len(history.losses))
             optimizer.step()
             loss_value = loss.item()
             if not math.isfinite(loss_value):
-                raise FloatingPointError(f"the training loss became {loss_value} at step {len(history.losses)}: "
-                                         "lower the learning rate or clip gradients (max_grad_norm)")
+                raise FloatingPointError(
+                    f"the training loss became {loss_value} at step "
+                    f"{len(history.losses)}: "
+                    "lower the learning rate or clip gradients "
+                    "(max_grad_norm)"
+                )
             history.losses.append(loss_value)
             bar.update(1)
             if len(history.losses) >= steps:
@@ -273,7 +265,9 @@ def train_torch_lm(model: torch.nn.Module, ids: np.ndarray, *, batch_size: int, 
             history.epochs += 1
     bar.close()
     history.steps.append(len(history.losses))
-    history.train_perplexity.append(perplexity(float(np.mean(history.losses))))
+    history.train_perplexity.append(
+        perplexity(float(np.mean(history.losses)))
+    )
     history.seconds.append(time.perf_counter() - start)
     return history
 
