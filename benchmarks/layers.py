@@ -6,6 +6,12 @@ we time the same computation), then times one training step of each, forward and
 fixed upstream gradient, **interleaved**: NumPy, torch, NumPy, torch... so that a change of load on
 a shared machine hits both sides alike. We report the median and the best of k runs of each.
 
+The LSTM and the GRU have two rows each, at two sizes: *the code the book shows* (the time layer
+with ``fused=False``: ``seqlab.lstm.time_lstm_forward`` and friends, written as the equations) and
+*the fast path* (the default, ``seqlab.fused``'s twins of those functions), timed in the same
+interleaved runs against the same ``nn.LSTM`` or ``nn.GRU``. Each row has its own target: at most
+1.5x torch's time for the shown code, 1.0x for the fast path, 1.3x for the other layers.
+
 GFLOP/s counts the matmuls only (2 m n k each; the pointwise work is a few percent of it at these
 sizes) and is compared with the machine's single-thread float32 matmul peak, measured here by one
 large ``np.matmul``: the roofline of what a layer made of matmuls could reach.
@@ -17,7 +23,7 @@ from __future__ import annotations
 
 import statistics
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Callable
 
 import numpy as np
@@ -30,9 +36,8 @@ from seqlab.rnn import TimeRNN
 
 try:  # seqlab.attention is newer than the recurrent layers; the bench runs without it
     from seqlab import attention as seqlab_attention
-    from seqlab import convert_attention
 except ImportError:  # pragma: no cover - depends on the checkout
-    seqlab_attention = convert_attention = None
+    seqlab_attention = None
 
 
 @dataclass(frozen=True)
@@ -46,6 +51,12 @@ class Sizes:
     heads: int = 4
 
 
+LAYER_TARGET = 1.3  # NumPy's time over torch's, at most, for a layer with one implementation
+SHOWN_TARGET = 1.5  # the LSTM and GRU code the book shows
+FAST_TARGET = 1.0  # their fast path, seqlab.fused
+LARGE = {"D": 512, "H": 512}  # the second size of the LSTM and GRU rows (N and T unchanged)
+
+
 @dataclass
 class Timing:
     """Seconds of ``repeats`` interleaved runs of each side, and what they mean against torch and the peak."""
@@ -56,6 +67,7 @@ class Timing:
     gflop: float  # matmul work of one forward plus backward, in 10^9 floating-point operations
     numpy_seconds: list[float]
     torch_seconds: list[float]
+    target: float = LAYER_TARGET  # NumPy's median time over torch's, at most
 
     @property
     def numpy_median(self) -> float:
@@ -67,7 +79,7 @@ class Timing:
 
     @property
     def ratio(self) -> float:
-        """NumPy's median time over torch's: 1.0 is parity, the target is at most 1.3."""
+        """NumPy's median time over torch's: 1.0 is parity; ``target`` is the most it may be."""
         return self.numpy_median / self.torch_median
 
     @property
@@ -97,6 +109,7 @@ class Case:
     gflop: float
     numpy_step: Callable[[], object]
     torch_step: Callable[[], object]
+    target: float = LAYER_TARGET
 
 
 # -------------------------------------------------------------------------------------------------
@@ -131,16 +144,15 @@ def _recurrent_gflop(sizes: Sizes, num_gates: int) -> float:
     return 3 * 2 * N * T * (D + H) * num_gates * H / 1e9
 
 
-def _recurrent_case(name: str, layer, module: torch.nn.Module, num_gates: int, sizes: Sizes,
-                    rng: np.random.Generator) -> Case:
+def _recurrent_cases(name: str, layers: dict, module: torch.nn.Module, num_gates: int, sizes: Sizes,
+                     rng: np.random.Generator) -> list[Case]:
+    """One case per NumPy layer in ``layers`` (``{row name: (layer, label, target)}``), all against the
+    same ``module`` on the same inputs: their torch steps are one function, which
+    :func:`time_together` runs once per round for all of them."""
     xs = rng.standard_normal((sizes.N, sizes.T, sizes.D), dtype=np.float32)
     dhs = rng.standard_normal((sizes.N, sizes.T, sizes.H), dtype=np.float32)
     xs_torch = torch.from_numpy(xs).requires_grad_(True)
     dhs_torch = torch.from_numpy(dhs)
-
-    def numpy_step():
-        layer.forward(xs)
-        return layer.backward(dhs)
 
     def torch_step():
         # set_to_none: torch then writes fresh gradients, as the NumPy layer overwrites its own,
@@ -151,22 +163,37 @@ def _recurrent_case(name: str, layer, module: torch.nn.Module, num_gates: int, s
         hs.backward(dhs_torch)
         return xs_torch.grad
 
-    _check_agreement(name, numpy_step, torch_step)
-    return Case(name, f"seqlab {type(layer).__name__}", f"nn.{type(module).__name__}",
-                _recurrent_gflop(sizes, num_gates), numpy_step, torch_step)
+    cases = []
+    for row, (layer, label, target) in layers.items():
+        def numpy_step(layer=layer):
+            layer.forward(xs)
+            return layer.backward(dhs)
+
+        _check_agreement(row, numpy_step, torch_step)
+        cases.append(Case(row, label, f"nn.{type(module).__name__}", _recurrent_gflop(sizes, num_gates),
+                          numpy_step, torch_step, target))
+    return cases
 
 
 def recurrent_cases(sizes: Sizes, seed: int = 0) -> list[Case]:
-    """RNN, LSTM and GRU, each ``(N, T, D) -> (N, T, H)``, batch first, PyTorch's initialization."""
+    """RNN, LSTM and GRU, each ``(N, T, D) -> (N, T, H)``, batch first, PyTorch's initialization;
+    the LSTM and the GRU twice, the code the book shows and the fast path, and again at ``LARGE`` sizes."""
     rng = np.random.default_rng(seed)
-    cases = []
-    for name, time_layer, to_torch_module, num_gates in (
-        ("RNN", TimeRNN, convert.time_rnn_to_torch, 1),
-        ("LSTM", TimeLSTM, convert.time_lstm_to_torch, 4),
-        ("GRU", TimeGRU, convert.time_gru_to_torch, 3),
-    ):
-        layer = time_layer.init(sizes.D, sizes.H, rng)
-        cases.append(_recurrent_case(name, layer, to_torch_module(layer), num_gates, sizes, rng))
+    rnn = TimeRNN.init(sizes.D, sizes.H, rng)
+    cases = _recurrent_cases("RNN", {"RNN": (rnn, "seqlab TimeRNN", LAYER_TARGET)},
+                             convert.time_rnn_to_torch(rnn), 1, sizes, rng)
+    large = replace(sizes, **LARGE)
+    for size, suffix in ((sizes, ""), (large, f" at H={large.H}")):
+        for name, time_layer, to_torch_module, num_gates in (
+            ("LSTM", TimeLSTM, convert.time_lstm_to_torch, 4),
+            ("GRU", TimeGRU, convert.time_gru_to_torch, 3),
+        ):
+            shown = time_layer.init(size.D, size.H, rng, fused=False)
+            fast = time_layer(*shown.params)  # the same weights; fused=True is the default
+            label = f"seqlab {time_layer.__name__}"
+            layers = {f"{name}{suffix}, shown code": (shown, f"{label}(fused=False)", SHOWN_TARGET),
+                      f"{name}{suffix}, fast path": (fast, f"{label}(fused=True)", FAST_TARGET)}
+            cases += _recurrent_cases(name, layers, to_torch_module(shown), num_gates, size, rng)
     return cases
 
 
@@ -200,7 +227,7 @@ def attention_cases(sizes: Sizes, seed: int = 0) -> list[Case | Unavailable]:
 
     # Multi-head self-attention: the projections in (3D) and out (D), and SDPA on h heads.
     mha = seqlab_attention.MultiHeadAttention.init(D, h, rng)
-    module = convert_attention.mha_to_torch(mha)
+    module = convert.mha_to_torch(mha)
     x = rng.standard_normal((N, T, D), dtype=np.float32)
     dy = rng.standard_normal((N, T, D), dtype=np.float32)
     x_t, dy_t = torch.from_numpy(x).requires_grad_(True), torch.from_numpy(dy)
@@ -226,6 +253,14 @@ def attention_cases(sizes: Sizes, seed: int = 0) -> list[Case | Unavailable]:
 
 
 def recurrent_matmul_cases(sizes: Sizes, seed: int = 0) -> list[Case]:
+    """:func:`matmul_cases` at ``sizes`` for the RNN, the LSTM and the GRU, and at ``LARGE`` sizes
+    for the LSTM and the GRU: the profile of every recurrent row."""
+    large = replace(sizes, **LARGE)
+    return matmul_cases(sizes, ("RNN", "LSTM", "GRU"), seed) + matmul_cases(large, ("LSTM", "GRU"), seed,
+                                                                            suffix=f" at H={large.H}")
+
+
+def matmul_cases(sizes: Sizes, names: tuple[str, ...], seed: int = 0, suffix: str = "") -> list[Case]:
     """The profile of a recurrent row: its matrix products alone, in NumPy and in torch.
 
     One forward plus backward of a recurrent layer with G gate blocks (RNN 1, LSTM 4, GRU 3) is,
@@ -240,7 +275,8 @@ def recurrent_matmul_cases(sizes: Sizes, seed: int = 0) -> list[Case]:
     N, T, D, H = sizes.N, sizes.T, sizes.D, sizes.H
     rng = np.random.default_rng(seed)
     cases = []
-    for name, gates in (("RNN", 1), ("LSTM", 4), ("GRU", 3)):
+    for name in names:
+        gates = {"RNN": 1, "LSTM": 4, "GRU": 3}[name]
         G = gates * H
         xs, hs = rng.standard_normal((T * N, D), dtype=np.float32), rng.standard_normal((T * N, H), dtype=np.float32)
         das = rng.standard_normal((T * N, G), dtype=np.float32)
@@ -256,7 +292,7 @@ def recurrent_matmul_cases(sizes: Sizes, seed: int = 0) -> list[Case]:
                 da @ Wh.T
             xs.T @ das, hs.T @ das, das @ Wx.T
 
-        cases.append(Case(f"{name} matmuls", "NumPy @ (OpenBLAS)", "torch @ (MKL)", _recurrent_gflop(sizes, gates),
+        cases.append(Case(f"{name}{suffix} matmuls", "NumPy @ (OpenBLAS)", "torch @ (MKL)", _recurrent_gflop(sizes, gates),
                           lambda a=(xs, hs, das, Wx, Wh, h, da): products(*a),
                           lambda a=arrays: products(*a)))
     return cases
@@ -291,10 +327,36 @@ def time_case(case: Case, repeats: int, warmup: int = 2) -> Timing:
         else:
             torch_seconds.append(_seconds(case.torch_step))
             numpy_seconds.append(_seconds(case.numpy_step))
-    return Timing(case.name, case.numpy_label, case.torch_label, case.gflop, numpy_seconds, torch_seconds)
+    return Timing(case.name, case.numpy_label, case.torch_label, case.gflop, numpy_seconds, torch_seconds,
+                  case.target)
+
+
+def time_together(cases: list[Case], repeats: int, warmup: int = 2) -> list[Timing]:
+    """Cases that share their torch side (one function: the same module on the same inputs), timed
+    in the same rounds: each round runs every NumPy side and the torch side once, in an order that
+    rotates from round to round, so that every row meets the same load. The rows share the torch times."""
+    steps = [case.numpy_step for case in cases] + [cases[0].torch_step]
+    for _ in range(warmup):
+        for step in steps:
+            step()
+    seconds: list[list[float]] = [[] for _ in steps]
+    for i in range(repeats):
+        for k in range(len(steps)):
+            j = (i + k) % len(steps)
+            seconds[j].append(_seconds(steps[j]))
+    return [Timing(case.name, case.numpy_label, case.torch_label, case.gflop, seconds[j], seconds[-1], case.target)
+            for j, case in enumerate(cases)]
 
 
 def run(sizes: Sizes = Sizes(), repeats: int = 30, seed: int = 0) -> list[Timing | Unavailable]:
-    """Every layer's timing, in the table's order: RNN, LSTM, GRU, attention."""
-    cases = recurrent_cases(sizes, seed) + attention_cases(sizes, seed)
-    return [case if isinstance(case, Unavailable) else time_case(case, repeats) for case in cases]
+    """Every layer's timing, in the table's order: RNN, LSTM, GRU (each shown and fast, at two
+    sizes), attention."""
+    timings: list[Timing | Unavailable] = []
+    groups: dict[int, list[Case]] = {}  # the cases that share a torch step, in order
+    for case in recurrent_cases(sizes, seed):
+        groups.setdefault(id(case.torch_step), []).append(case)
+    for group in groups.values():
+        timings += time_together(group, repeats)
+    for case in attention_cases(sizes, seed):
+        timings.append(case if isinstance(case, Unavailable) else time_case(case, repeats))
+    return timings

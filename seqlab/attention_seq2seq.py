@@ -92,13 +92,17 @@ class ResidualLSTMStack:
             hs = layer.forward(hs) + hs
         return hs
 
-    def backward(self, dhs: np.ndarray, d_lasts: list | None = None) -> np.ndarray:
-        """dhs: (N, T, H) -> dxs: (N, T, D); d_lasts: one (dh, dc) pair (or None) per layer, into its last states."""
+    def backward(
+        self, dhs: np.ndarray, d_lasts: list | None = None
+    ) -> np.ndarray:
+        """dhs: (N, T, H) -> dxs: (N, T, D); d_lasts: one (dh, dc) pair (or
+        None) per layer, into its last states."""
         d_lasts = d_lasts or [None] * len(self.layers)
         for k in reversed(range(len(self.layers))):
             d_last = d_lasts[k] or (None, None)
             dinputs = self.layers[k].backward(dhs, *d_last)
-            dhs = dinputs + dhs if k > 0 else dinputs  # the skip connection passes dhs through unchanged
+            # the skip connection passes dhs through unchanged
+            dhs = dinputs + dhs if k > 0 else dinputs
         return dhs
 
 
@@ -181,16 +185,24 @@ class AttentionDecoder:
     def hidden_size(self) -> int:
         return self.lstm.hidden_size
 
-    def forward(self, ts_in: np.ndarray, hs_enc: np.ndarray, states: list[tuple[np.ndarray, np.ndarray]]) -> np.ndarray:
+    def forward(
+        self,
+        ts_in: np.ndarray,
+        hs_enc: np.ndarray,
+        states: list[tuple[np.ndarray, np.ndarray]],
+    ) -> np.ndarray:
         self.lstm.set_state(states)
         if self.peeky:
             return self._peeky_forward(ts_in, states[-1][0])
-        hs_dec = self.lstm.forward(self.embedding.forward(ts_in))  # (N, Tq, H)
+        # (N, Tq, H)
+        hs_dec = self.lstm.forward(self.embedding.forward(ts_in))
         if self.attention is None:
             return self.affine.forward(hs_dec)
-        cs = self.attention.forward(hs_enc, hs_dec)  # (N, Tq, H): every step's context at once
+        # (N, Tq, H): every step's context at once
+        cs = self.attention.forward(hs_enc, hs_dec)
         self.attention_weights = self.attention.attention_weights
-        return self.affine.forward(np.concatenate([cs, hs_dec], axis=-1))  # one concatenation, outside any loop
+        # one concatenation, outside any loop
+        return self.affine.forward(np.concatenate([cs, hs_dec], axis=-1))
 
     def backward(self, dscores: np.ndarray):
         """dscores: (N, Tq, V) -> ``(dhs_enc (N, T, H) or None, d_states)``, the gradients for the encoder."""
@@ -208,11 +220,17 @@ class AttentionDecoder:
         self.embedding.backward(self.lstm.backward(dhs_dec))
         return dhs_enc, self.lstm.initial_state_grads()
 
-    def _peeky_forward(self, ts_in: np.ndarray, peek: np.ndarray) -> np.ndarray:
-        """The peeky decoder: ``peek: (N, H)``, the encoder's last state, read at every step twice."""
+    def _peeky_forward(
+        self, ts_in: np.ndarray, peek: np.ndarray
+    ) -> np.ndarray:
+        """The peeky decoder: ``peek: (N, H)``, the encoder's last state,
+        read at every step twice."""
         N, Tq = ts_in.shape
-        peeks = np.broadcast_to(peek[:, None, :], (N, Tq, peek.shape[1]))  # (N, Tq, H), a view
-        hs_dec = self.lstm.forward(np.concatenate([self.embedding.forward(ts_in), peeks], axis=-1))
+        # (N, Tq, H), a view
+        peeks = np.broadcast_to(peek[:, None, :], (N, Tq, peek.shape[1]))
+        hs_dec = self.lstm.forward(
+            np.concatenate([self.embedding.forward(ts_in), peeks], axis=-1)
+        )
         return self.affine.forward(np.concatenate([hs_dec, peeks], axis=-1))
 
     def _peeky_backward(self, dscores: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -402,10 +420,15 @@ class AttentionSeq2seq:
         return self.loss_layer.forward(scores, ts[:, 1:])
 
     def backward(self, dout: float = 1.0) -> None:
-        dhs_enc, d_states = self.decoder.backward(self.loss_layer.backward(dout))
-        if dhs_enc is None:  # without attention only the final states reach the decoder
+        dhs_enc, d_states = self.decoder.backward(
+            self.loss_layer.backward(dout)
+        )
+        # without attention only the final states reach the decoder
+        if dhs_enc is None:
             N, T = self.encoder.embedding.ids.shape
-            dhs_enc = np.zeros((N, T, self.encoder.output_size), d_states[0][0].dtype)
+            dhs_enc = np.zeros(
+                (N, T, self.encoder.output_size), d_states[0][0].dtype
+            )
         self.encoder.backward(dhs_enc, d_states)
 
     def generate(self, xs: np.ndarray, start_id: int, length: int) -> np.ndarray:

@@ -18,83 +18,129 @@ and ``b_hn: (H,)``. :mod:`seqlab.convert` moves them to and from ``nn.GRU`` and 
 
 Other conventions: Chung et al. (2014) and many textbooks write ``h = (1 - z) * h_prev + z * n``,
 their z being this z's ``1 - z`` (a relabeling). "Deep Learning from Scratch 2" (its
-``common/time_layers.py``) orders the blocks z, r, h~, has no bias, mixes as Chung et al. do and
-applies the reset gate before the matmul, as Cho et al. do: a different function from this one.
+``common/time_layers.py``, ``GRU(Wx, Wh, b)``) orders the blocks z, r, h~, with one bias
+``b: (3H,)`` in the same blocks (an early version of the repository had none; no ``b_hn``), mixes
+as Chung et al. do and applies the reset gate before the matmul, as Cho et al. do: a different
+function from this one.
+
+The math lives in the functions below, written as the equations above: :func:`gru_pointwise_forward`
+and :func:`gru_pointwise_backward` (a step after its two matmuls), :func:`gru_step_forward` and
+:func:`gru_step_backward` (the whole step), and :func:`time_gru_forward` and :func:`time_gru_backward`
+(the step over T steps). :class:`TimeGRU` runs the last two, or by default their twins in
+:mod:`seqlab.fused`: the same math with fewer NumPy operations, faster, and tested equal.
 """
 from __future__ import annotations
 
-import functools
-
 import numpy as np
 
+from seqlab import fused
+from seqlab.lstm import _read_only, sigmoid
 from seqlab.rnn import Bidirectional, SingleStateTimeLayer, Stacked, _check_shape, _checked_weights, _init_weights
 
 NUM_GATES = 3  # r, z, n
 
 
-@functools.cache
-def _tanh_form(H: int, dtype: np.dtype) -> tuple[np.ndarray, np.ndarray]:
-    """``(scale, offset)``, each (2H,): ``sigmoid(a) = 0.5 tanh(0.5 a) + 0.5`` for r and z. Read-only."""
-    half = np.full(2 * H, 0.5, dtype)
-    half.flags.writeable = False
-    return half, half
-
-
-def gru_pointwise_forward(xa: np.ndarray, ha: np.ndarray, h_prev: np.ndarray, b_hn: np.ndarray):
-    """The part of a step after the two matmuls.
-
-    xa = x Wx + b: (N, 3H) and ha = h_prev Wh: (N, 3H), the pre-activations from the input and
-    from the state; h_prev: (N, H) -> ``h_next: (N, H)``, ``gates: (N, 3H)`` (r, z, n after
-    their nonlinearities) and ``hn = h_prev W_hn + b_hn: (N, H)``, which the backward pass needs.
-    """
+def gru_pointwise_forward(xa, ha, h_prev, b_hn):
+    """A step after its two matmuls: xa = x Wx + b: (N, 3H) and
+    ha = h_prev Wh: (N, 3H), the pre-activations from the input and from
+    the state, and h_prev: (N, H) -> h_next: (N, H), the gates (r, z, n),
+    each (N, H), and hn = h_prev W_hn + b_hn: (N, H) for the backward."""
     H = h_prev.shape[-1]
-    scale, offset = _tanh_form(H, xa.dtype)
-    gates = np.empty_like(xa)
-    rz = gates[:, : 2 * H]
-    np.add(xa[:, : 2 * H], ha[:, : 2 * H], out=rz)
-    rz *= scale  # sigmoid(a) = 0.5 tanh(0.5 a) + 0.5: one tanh, never an overflowing exp
-    np.tanh(rz, out=rz)
-    rz *= scale
-    rz += offset
-    r, z = gates[:, :H], gates[:, H : 2 * H]
-    hn = ha[:, 2 * H :] + b_hn
-    gates[:, 2 * H :] = np.tanh(xa[:, 2 * H :] + r * hn)
-    n = gates[:, 2 * H :]
-    h_next = n + z * (h_prev - n)  # = (1 - z) * n + z * h_prev, one multiplication fewer
-    return h_next, gates, hn
+    r = sigmoid(xa[:, :H] + ha[:, :H])  # reset gate
+    z = sigmoid(xa[:, H : 2 * H] + ha[:, H : 2 * H])  # update gate
+    hn = ha[:, 2 * H :] + b_hn  # the state's part of n, before r scales it
+    n = np.tanh(xa[:, 2 * H :] + r * hn)  # candidate
+    h_next = (1 - z) * n + z * h_prev
+    return h_next, (r, z, n), hn
 
 
 def gru_pointwise_backward(dh_next, h_prev, gates, hn):
-    """Gradients of :func:`gru_pointwise_forward` from ``dh_next: (N, H)``:
-    ``(dxa: (N, 3H), dha: (N, 3H), dh_prev_direct: (N, H))``, the last being the part of
-    ``dL/dh_prev`` that does not go through ``Wh`` (the ``z * h_prev`` path)."""
-    H = h_prev.shape[-1]
-    r, z, n = gates[:, :H], gates[:, H : 2 * H], gates[:, 2 * H :]
-    dxa = np.empty_like(gates)
-    dha = np.empty_like(gates)
-    da_n = dh_next * (1 - z) * (1 - n**2)  # through n's tanh
-    dxa[:, 2 * H :] = da_n
-    dha[:, 2 * H :] = da_n * r  # the reset gate scales the state's share of n
-    dxa[:, :H] = da_n * hn * r * (1 - r)  # dr, through its sigmoid
-    dxa[:, H : 2 * H] = dh_next * (h_prev - n) * z * (1 - z)  # dz, through its sigmoid
-    dha[:, : 2 * H] = dxa[:, : 2 * H]  # r and z add their two pre-activations: equal gradients
+    """Gradients of gru_pointwise_forward from dh_next: (N, H): (dxa, dha),
+    each (N, 3H), and dh_prev_direct: (N, H), the part of dL/dh_prev that
+    does not go through Wh (the path z * h_prev)."""
+    r, z, n = gates
+    # h_next = (1 - z) * n + z * h_prev: n and z each scale one term.
+    dn, dz = dh_next * (1 - z), dh_next * (h_prev - n)
+    da_n = dn * (1 - n**2)  # through n's tanh
+    # n reads r * hn: r's gradient is hn's share, hn's is r's.
+    dr, dhn = da_n * hn, da_n * r
+    da_r, da_z = dr * r * (1 - r), dz * z * (1 - z)  # through the sigmoids
+    dxa = np.concatenate([da_r, da_z, da_n], axis=1)  # input side
+    dha = np.concatenate([da_r, da_z, dhn], axis=1)  # state side
     return dxa, dha, dh_next * z
 
 
 def gru_step_forward(x, h_prev, Wx, Wh, b, b_hn):
-    """One GRU step. x: (N, D), h_prev: (N, H) -> h_next: (N, H), and the cache that
-    :func:`gru_step_backward` needs. Wx: (D, 3H), Wh: (H, 3H), b: (3H,), b_hn: (H,); gates r, z, n."""
-    h_next, gates, hn = gru_pointwise_forward(x @ Wx + b, h_prev @ Wh, h_prev, b_hn)
+    """One GRU step: x: (N, D), h_prev: (N, H) -> h_next: (N, H) and the
+    cache for gru_step_backward. Wx: (D, 3H), Wh: (H, 3H), b: (3H,),
+    b_hn: (H,); gate blocks r, z, n."""
+    xa, ha = x @ Wx + b, h_prev @ Wh  # (N, 3H) each
+    h_next, gates, hn = gru_pointwise_forward(xa, ha, h_prev, b_hn)
     return h_next, (x, h_prev, gates, hn)
 
 
 def gru_step_backward(dh_next, cache, Wx, Wh):
-    """Gradients of one step from ``dh_next: (N, H)``: ``(dx, dh_prev, dWx, dWh, db, db_hn)``."""
+    """Gradients of one step from dh_next: (N, H):
+    (dx, dh_prev, dWx, dWh, db, db_hn)."""
     x, h_prev, gates, hn = cache
     H = h_prev.shape[-1]
-    dxa, dha, dh_prev_direct = gru_pointwise_backward(dh_next, h_prev, gates, hn)
-    dh_prev = dh_prev_direct + dha @ Wh.T
-    return dxa @ Wx.T, dh_prev, x.T @ dxa, h_prev.T @ dha, dxa.sum(axis=0), dha[:, 2 * H :].sum(axis=0)
+    dxa, dha, dh_prev_direct = gru_pointwise_backward(
+        dh_next, h_prev, gates, hn
+    )
+    dx, dh_prev = dxa @ Wx.T, dh_prev_direct + dha @ Wh.T
+    dWx, dWh, db = x.T @ dxa, h_prev.T @ dha, dxa.sum(axis=0)
+    return dx, dh_prev, dWx, dWh, db, dha[:, 2 * H :].sum(axis=0)
+
+
+def time_gru_forward(xs, Wx, Wh, b, b_hn, h0):
+    """The step over a sequence: xs: (N, T, D) and the first state
+    h0: (N, H) -> hs: (N, T, H), and the cache for the backward pass:
+    hs, (T + 1, N, H), with hs[0] = h0 and hs[t + 1] = h_t; the gates,
+    (T, 3, N, H): r, z, n of every step; hns, (T, N, H)."""
+    N, T, D = xs.shape
+    H = Wh.shape[0]
+    dtype = np.result_type(xs, Wx)
+    # Time-major inside, (T, N, .): step t's slice is one contiguous block.
+    xs_flat = xs.transpose(1, 0, 2).reshape(T * N, D)  # a copy
+    # The input side of every gate, x_t Wx + b: one matmul for all steps.
+    xas = (xs_flat @ Wx + b).reshape(T, N, 3 * H)
+    hs = np.empty((T + 1, N, H), dtype)  # step t reads hs[t], writes hs[t+1]
+    gates = np.empty((T, NUM_GATES, N, H), dtype)
+    hns = np.empty((T, N, H), dtype)
+    hs[0] = h0
+    for t in range(T):
+        ha = hs[t] @ Wh
+        h, gates[t], hns[t] = gru_pointwise_forward(xas[t], ha, hs[t], b_hn)
+        hs[t + 1] = h
+    hs_out = hs[1:].transpose(1, 0, 2)  # (N, T, H)
+    return np.ascontiguousarray(hs_out), (xs_flat, hs, gates, hns)
+
+
+def time_gru_backward(dhs, dh_last, cache, Wx, Wh):
+    """Backpropagation through time: dhs: (N, T, H), and dh_last: (N, H) or
+    None, a gradient flowing into the last state from outside the outputs
+    -> (dxs: (N, T, D), dh0: (N, H), dWx, dWh, db, db_hn), the parameter
+    gradients summed over the T steps."""
+    xs_flat, hs, gates, hns = cache
+    T, N, H = hns.shape
+    dtype = np.result_type(dhs, Wx)
+    dh = np.zeros((N, H), dtype) if dh_last is None else dh_last
+    dxas = np.empty((T, N, 3 * H), dtype)  # dL/d(input side) of every step
+    dhas = np.empty((T, N, 3 * H), dtype)  # dL/d(state side) of every step
+    for t in reversed(range(T)):
+        # h_t feeds the output (dhs[:, t]) and the next step (dh): they add.
+        dxas[t], dhas[t], dh_direct = gru_pointwise_backward(
+            dhs[:, t] + dh, hs[t], gates[t], hns[t]
+        )
+        dh = dh_direct + dhas[t] @ Wh.T
+    # The same weights act at every step: their gradients are sums over t.
+    dxas_flat = dxas.reshape(T * N, 3 * H)
+    dhas_flat = dhas.reshape(T * N, 3 * H)
+    dWx = xs_flat.T @ dxas_flat
+    dWh = hs[:-1].reshape(T * N, H).T @ dhas_flat  # step t read hs[t]
+    db, db_hn = dxas_flat.sum(axis=0), dhas_flat[:, 2 * H :].sum(axis=0)
+    dxs = (dxas_flat @ Wx.T).reshape(T, N, -1).transpose(1, 0, 2)
+    return np.ascontiguousarray(dxs), dh, dWx, dWh, db, db_hn
 
 
 def _checked_gru_weights(owner: str, Wx, Wh, b, b_hn) -> list[np.ndarray]:
@@ -159,7 +205,12 @@ class TimeGRU(SingleStateTimeLayer):
     State, statefulness and truncated BPTT work as in ``TimeRNN``: one state ``h: (N, H)``,
     ``set_state(h)``, ``reset_state()``, ``self.dh = dL/dh0`` after ``backward``, and
     ``final_hidden_states()`` gives ``h_n: (1, N, H)``. The gates of the last forward, after their
-    nonlinearities, stay in ``self.gates: (N, T, 3H)`` (blocks r, z, n).
+    nonlinearities, are kept for plots: :meth:`gate` gives one, ``(N, T, H)``; ``self.gates`` all
+    three, ``(N, T, 3H)`` (blocks r, z, n).
+
+    ``fused=True`` (the default) runs :func:`seqlab.fused.time_gru_forward` and ``time_gru_backward``,
+    which compute what :func:`time_gru_forward` and :func:`time_gru_backward` compute, faster;
+    ``fused=False`` runs those two, the code the chapter shows.
     """
 
     param_names = ("Wx", "Wh", "b", "b_hn")
@@ -167,58 +218,61 @@ class TimeGRU(SingleStateTimeLayer):
     gate_names = ("r", "z", "n")
     num_directions = 1
 
-    def __init__(self, Wx: np.ndarray, Wh: np.ndarray, b: np.ndarray, b_hn: np.ndarray, stateful: bool = False):
+    def __init__(self, Wx: np.ndarray, Wh: np.ndarray, b: np.ndarray, b_hn: np.ndarray, stateful: bool = False,
+                 fused: bool = True):
         self.params = _checked_gru_weights("TimeGRU", Wx, Wh, b, b_hn)
         self.grads = [np.zeros_like(p) for p in self.params]
         self.stateful = stateful
+        self.fused = fused  # run seqlab.fused's twins of time_gru_forward and time_gru_backward
         self.h0 = None  # (N, H) the next call starts from; None means zeros
         self.h = None  # (N, H) last state of the last call
         self.dh = None  # (N, H) gradient with respect to h0, set by backward
-        self.gates = None  # (N, T, 3H): r, z, n of the last forward
-        self.cache = None
+        self.cache = None  # (fused or not, the cache of the last forward)
+        self._workspace = {}  # the fused twins' arrays, reused from call to call
 
     @classmethod
-    def init(cls, D: int, H: int, rng: np.random.Generator, dtype=np.float32, stateful: bool = False) -> "TimeGRU":
+    def init(cls, D: int, H: int, rng: np.random.Generator, dtype=np.float32, stateful: bool = False,
+             fused: bool = True) -> "TimeGRU":
         """Uniform(-1/sqrt(H), 1/sqrt(H)) parameters, ``nn.GRU``'s default initialization."""
-        return cls(*_init_gru_weights(D, H, rng, dtype), stateful=stateful)
+        return cls(*_init_gru_weights(D, H, rng, dtype), stateful=stateful, fused=fused)
 
     def gate(self, name: str) -> np.ndarray:
-        """One gate of the last forward, ``(N, T, H)``: ``"r"``, ``"z"`` or ``"n"``."""
+        """One gate of the last forward, ``(N, T, H)``: ``"r"``, ``"z"`` or ``"n"`` (a read-only copy)."""
         if name not in self.gate_names:
             raise ValueError(f"a GRU has the gates {self.gate_names}, not {name!r}")
-        if self.gates is None:
+        if self.cache is None:
             raise RuntimeError("TimeGRU has no gates yet: call forward first")
-        H, k = self.hidden_size, self.gate_names.index(name)
-        return self.gates[..., k * H : (k + 1) * H]
+        gates = self.cache[1][2]  # (T, 3, N, H)
+        return _read_only(gates[:, self.gate_names.index(name)].transpose(1, 0, 2))
+
+    @property
+    def gates(self) -> np.ndarray | None:
+        """``(N, T, 3H)``: r, z, n of the last forward, after their nonlinearities (a read-only copy)."""
+        if self.cache is None:
+            return None
+        gates = self.cache[1][2]  # (T, 3, N, H)
+        T, _, N, H = gates.shape
+        return _read_only(gates.transpose(2, 0, 1, 3).reshape(N, T, NUM_GATES * H))
 
     def forward(self, xs: np.ndarray) -> np.ndarray:
         Wx, Wh, b, b_hn = self.params
         _check_shape("TimeGRU", "xs", xs, "(N, T, D)", (None, None, self.input_size))
-        N, T, D = xs.shape
+        N = len(xs)
         H = self.hidden_size
         dtype = np.result_type(xs, Wx)
         h0 = np.zeros((N, H), dtype) if self.h0 is None else self.h0
         if h0.shape != (N, H):
             raise ValueError(f"TimeGRU starts from a state of shape {h0.shape} but xs has batch size {N}: "
                              f"call reset_state() when the batch size changes, or set_state(h) with h: (N, H)")
-        # Time-major inside, (T, N, .), so that step t's slice is contiguous; the input side of
-        # every gate, x_t Wx + b, is one matmul for all steps.
-        xs_flat = xs.transpose(1, 0, 2).reshape(T * N, D)
-        xas = (xs_flat @ Wx).reshape(T, N, 3 * H)
-        xas += b
-        hs = np.empty((T + 1, N, H), dtype)  # hs[t + 1] = h_t, and hs[0] = h0: step t reads hs[t]
-        gates = np.empty((T, N, 3 * H), dtype)
-        hns = np.empty((T, N, H), dtype)
-        hs[0] = h0
-        for t in range(T):
-            hs[t + 1], gates[t], hns[t] = gru_pointwise_forward(xas[t], hs[t] @ Wh, hs[t], b_hn)
-        self.cache = (xs_flat, hs, gates, hns)
-        self.gates = gates.transpose(1, 0, 2)  # (N, T, 3H), a view of the cache: kept read-only
-        self.gates.flags.writeable = False
-        self.h = hs[T].copy()
+        if self.fused:
+            hs, cache = fused.time_gru_forward(xs, Wx, Wh, b, b_hn, h0, workspace=self._workspace)
+        else:
+            hs, cache = time_gru_forward(xs, Wx, Wh, b, b_hn, h0)
+        self.cache = (self.fused, cache)
+        self.h = cache[1][-1].copy()
         if self.stateful:
             self.h0 = self.h
-        return np.ascontiguousarray(hs[1:].transpose(1, 0, 2))  # (N, T, H)
+        return hs
 
     def backward(self, dhs: np.ndarray, dh_last: np.ndarray | None = None) -> np.ndarray:
         """Backpropagation through time: ``dhs: (N, T, H) -> dxs: (N, T, D)``.
@@ -229,27 +283,19 @@ class TimeGRU(SingleStateTimeLayer):
         if self.cache is None:
             raise RuntimeError("TimeGRU.backward needs the cache of a forward pass: call forward first")
         Wx, Wh = self.params[:2]
-        xs_flat, hs, gates, hns = self.cache
-        T, N, H = hns.shape
+        was_fused, cache = self.cache
+        T, N, H = cache[3].shape
         _check_shape("TimeGRU", "dhs", dhs, "(N, T, H)", (N, T, H))
         if dh_last is not None:
             _check_shape("TimeGRU", "dh_last", dh_last, "(N, H)", (N, H))
-        dtype = np.result_type(dhs, Wx)
-        dh = np.zeros((N, H), dtype) if dh_last is None else dh_last
-        dxas = np.empty((T, N, 3 * H), dtype)  # gradients of the input-side and state-side
-        dhas = np.empty((T, N, 3 * H), dtype)  # pre-activations of every step
-        for t in reversed(range(T)):
-            dxa, dha, dh_direct = gru_pointwise_backward(dhs[:, t] + dh, hs[t], gates[t], hns[t])
-            dxas[t], dhas[t] = dxa, dha
-            dh = dh_direct + dha @ Wh.T
-        self.dh = dh
-        dxas_flat, dhas_flat = dxas.reshape(T * N, 3 * H), dhas.reshape(T * N, 3 * H)
-        self.grads[0][...] = xs_flat.T @ dxas_flat
-        self.grads[1][...] = hs[:-1].reshape(T * N, H).T @ dhas_flat  # step t read h_{t-1} = hs[t]
-        self.grads[2][...] = dxas_flat.sum(axis=0)
-        self.grads[3][...] = dhas_flat[:, 2 * H :].sum(axis=0)
-        dxs = (dxas_flat @ Wx.T).reshape(T, N, -1)
-        return np.ascontiguousarray(dxs.transpose(1, 0, 2))  # (N, T, D)
+        if was_fused:
+            dxs, self.dh, *_ = fused.time_gru_backward(dhs, dh_last, cache, Wx, Wh, grads=self.grads,
+                                                       workspace=self._workspace)
+        else:
+            dxs, self.dh, *dparams = time_gru_backward(dhs, dh_last, cache, Wx, Wh)
+            for grad, dparam in zip(self.grads, dparams):
+                grad[...] = dparam
+        return dxs
 
 
 class BidirectionalGRU(Bidirectional):

@@ -17,102 +17,141 @@ Weights: ``Wx: (D, 4H)``, ``Wh: (H, 4H)``, ``b: (4H,)``. ``torch.nn.LSTM`` store
 (``weight_ih_l0 = Wx.T``) and two biases; :mod:`seqlab.convert` moves weights between the two,
 and also from the gate order f, g, i, o of "Deep Learning from Scratch 2".
 
-The math lives in four functions: :func:`lstm_pointwise_forward` and :func:`lstm_pointwise_backward`
-(everything in a step after the matmul), and :func:`lstm_step_forward` and :func:`lstm_step_backward`
-(the whole step). :class:`TimeLSTM` runs the pointwise part step by step, but does the matmuls that
-do not depend on the recurrence (``xs Wx`` and the weight gradients) once for all T steps.
+The math lives in the functions below, written as the equations above: :func:`lstm_pointwise_forward`
+and :func:`lstm_pointwise_backward` (everything in a step after the matmul), :func:`lstm_step_forward`
+and :func:`lstm_step_backward` (the whole step), and :func:`time_lstm_forward` and
+:func:`time_lstm_backward` (the step unrolled over T steps, doing the matmuls that do not depend on
+the recurrence, ``xs Wx`` and the weight gradients, once for all T steps). :class:`TimeLSTM` runs the
+last two, or by default their twins in :mod:`seqlab.fused`: the same math with fewer NumPy
+operations, faster, and tested equal.
 """
 from __future__ import annotations
 
-import functools
-
 import numpy as np
 
+from seqlab import fused
 from seqlab.rnn import Bidirectional, Stacked, _check_shape, _checked_weights, _init_weights
 
 NUM_GATES = 4  # i, f, g, o
 
 
 def sigmoid(x: np.ndarray) -> np.ndarray:
-    """``1 / (1 + exp(-x))`` computed as ``(1 + tanh(x / 2)) / 2``: equal, and never overflows in exp."""
+    """1 / (1 + exp(-x)), computed as (1 + tanh(x / 2)) / 2: the same
+    function, and no exp(-x) to overflow for large negative x."""
     return 0.5 + 0.5 * np.tanh(0.5 * x)
 
 
-@functools.cache
-def _exp_scale(H: int, dtype: np.dtype) -> np.ndarray:
-    """(4H,): -1 over the sigmoid gates i, f, o and -2 over g, so that one exp serves all four
-    (see :func:`lstm_pointwise_forward`). Read-only, shared by every call."""
-    scale = np.repeat(np.array([-1.0, -1.0, -2.0, -1.0], dtype), H)
-    scale.flags.writeable = False
-    return scale
-
-
 def lstm_pointwise_forward(a: np.ndarray, c_prev: np.ndarray):
-    """The part of a step after the matmul: gate pre-activations ``a: (N, 4H)`` and ``c_prev: (N, H)``
-    -> ``h_next, c_next: (N, H)``, ``gates: (N, 4H)`` (i, f, g, o after their nonlinearities) and
-    ``tanh_c: (N, H) = tanh(c_next)``; the last two are what the backward pass needs.
-
-    The four nonlinearities come from one ``exp`` over the block: ``sigmoid(a)`` for i, f, o and
-    ``tanh(a) = 2 sigmoid(2a) - 1`` for g, with the column scale of :func:`_exp_scale`.
-    """
+    """A step after its matmul: a: (N, 4H), the pre-activations of the
+    gates i, f, g, o, and c_prev: (N, H) -> h_next, c_next: (N, H), the
+    gates (i, f, g, o), each (N, H), and tanh_c = tanh(c_next)."""
     H = c_prev.shape[-1]
-    # sigmoid(a) = 1 / (1 + exp(-a)) for i, f, o, and tanh(a) = 2 sigmoid(2a) - 1 for g: with a scale
-    # per column, all four nonlinearities come from one exp over the whole (N, 4H) block. The
-    # transcendental function is most of a step's pointwise cost, and NumPy's exp is about twice
-    # as fast as its tanh. exp(-a) overflows to inf for a < -88 (float32), and underflows to 0 for
-    # a > 103: 1 / inf = 0 and 1 / (1 + 0) = 1 are then the exact limits, so those warnings are
-    # silenced, not the results.
-    gates = a * _exp_scale(H, a.dtype)
-    with np.errstate(over="ignore", under="ignore"):
-        np.exp(gates, out=gates)
-    gates += 1
-    np.divide(1, gates, out=gates)
-    g = gates[:, 2 * H : 3 * H]
-    g *= 2
-    g -= 1
-    i, f, o = gates[:, :H], gates[:, H : 2 * H], gates[:, 3 * H :]
-    c_next = f * c_prev
-    c_next += i * g
+    i = sigmoid(a[:, :H])  # input gate
+    f = sigmoid(a[:, H : 2 * H])  # forget gate
+    g = np.tanh(a[:, 2 * H : 3 * H])  # candidate
+    o = sigmoid(a[:, 3 * H :])  # output gate
+    c_next = f * c_prev + i * g
     tanh_c = np.tanh(c_next)
     h_next = o * tanh_c
-    return h_next, c_next, gates, tanh_c
+    return h_next, c_next, (i, f, g, o), tanh_c
 
 
 def lstm_pointwise_backward(dh_next, dc_next, c_prev, gates, tanh_c):
-    """Gradients of :func:`lstm_pointwise_forward`: ``dh_next, dc_next: (N, H)`` -> ``(da: (N, 4H), dc_prev: (N, H))``."""
-    H = c_prev.shape[-1]
-    i, f, g, o = (gates[:, k * H : (k + 1) * H] for k in range(NUM_GATES))
-    # c_next reaches the loss twice: through the next step (dc_next) and through h_next = o * tanh(c_next).
+    """Gradients of lstm_pointwise_forward from dh_next, dc_next: (N, H):
+    (da: (N, 4H), dc_prev: (N, H))."""
+    i, f, g, o = gates
+    # c_next reaches the loss twice: through the next step (dc_next) and
+    # through h_next = o * tanh(c_next).
     dc = dc_next + dh_next * o * (1 - tanh_c**2)
-    dgates = np.empty_like(gates)  # dL/d[i, f, g, o], with respect to the gates' outputs
-    np.multiply(dc, g, out=dgates[:, :H])  # each product written in place: no temporary to copy
-    np.multiply(dc, c_prev, out=dgates[:, H : 2 * H])
-    np.multiply(dc, i, out=dgates[:, 2 * H : 3 * H])
-    np.multiply(dh_next, tanh_c, out=dgates[:, 3 * H :])
-    # Back through the nonlinearities to the pre-activations: sigmoid' = s (1 - s) for i, f, o and
-    # tanh' = 1 - g^2 for g, both written with the gate's output, which is all the cache keeps.
-    slope = 1 - gates
-    slope *= gates
-    np.multiply(g, g, out=slope[:, 2 * H : 3 * H])
-    np.subtract(1, slope[:, 2 * H : 3 * H], out=slope[:, 2 * H : 3 * H])
-    dgates *= slope  # dgates becomes da
-    return dgates, dc * f
+    # Each gate is one factor of a product: its gradient is the other one.
+    di, df, dg, do = dc * g, dc * c_prev, dc * i, dh_next * tanh_c
+    # Back through the nonlinearities, written with their outputs:
+    # sigmoid'(a) = s (1 - s) and tanh'(a) = 1 - tanh(a)^2.
+    da_i, da_f = di * i * (1 - i), df * f * (1 - f)
+    da_g, da_o = dg * (1 - g**2), do * o * (1 - o)
+    da = np.concatenate([da_i, da_f, da_g, da_o], axis=1)  # (N, 4H)
+    return da, dc * f
 
 
 def lstm_step_forward(x, h_prev, c_prev, Wx, Wh, b):
-    """One LSTM step. x: (N, D), h_prev, c_prev: (N, H) -> h_next, c_next: (N, H), and the cache
-    that :func:`lstm_step_backward` needs. Wx: (D, 4H), Wh: (H, 4H), b: (4H,), gates i, f, g, o.
-    """
-    a = x @ Wx + h_prev @ Wh + b  # (N, 4H): the four gates in one matmul each for x and h
+    """One LSTM step: x: (N, D), h_prev, c_prev: (N, H) -> h_next, c_next:
+    (N, H) and the cache for lstm_step_backward. Wx: (D, 4H), Wh: (H, 4H),
+    b: (4H,), gate blocks i, f, g, o."""
+    a = x @ Wx + h_prev @ Wh + b  # (N, 4H): one matmul for the four gates
     h_next, c_next, gates, tanh_c = lstm_pointwise_forward(a, c_prev)
     return h_next, c_next, (x, h_prev, c_prev, gates, tanh_c)
 
 
 def lstm_step_backward(dh_next, dc_next, cache, Wx, Wh):
-    """Gradients of one step from ``dh_next, dc_next: (N, H)``: ``(dx, dh_prev, dc_prev, dWx, dWh, db)``."""
+    """Gradients of one step from dh_next, dc_next: (N, H):
+    (dx, dh_prev, dc_prev, dWx, dWh, db)."""
     x, h_prev, c_prev, gates, tanh_c = cache
-    da, dc_prev = lstm_pointwise_backward(dh_next, dc_next, c_prev, gates, tanh_c)
-    return da @ Wx.T, da @ Wh.T, dc_prev, x.T @ da, h_prev.T @ da, da.sum(axis=0)
+    da, dc_prev = lstm_pointwise_backward(
+        dh_next, dc_next, c_prev, gates, tanh_c
+    )
+    dx, dh_prev = da @ Wx.T, da @ Wh.T
+    dWx, dWh, db = x.T @ da, h_prev.T @ da, da.sum(axis=0)
+    return dx, dh_prev, dc_prev, dWx, dWh, db
+
+
+def time_lstm_forward(xs, Wx, Wh, b, h0, c0):
+    """The step over a sequence: xs: (N, T, D) and the first states
+    h0, c0: (N, H) -> hs: (N, T, H), and the cache for the backward pass:
+    hs and cs, (T + 1, N, H), with hs[0] = h0 and hs[t + 1] = h_t; the
+    gates, (T, 4, N, H): i, f, g, o of every step; tanh_cs, (T, N, H)."""
+    N, T, D = xs.shape
+    H = Wh.shape[0]
+    dtype = np.result_type(xs, Wx)
+    # Time-major inside, (T, N, .): step t's slice is one contiguous block.
+    xs_flat = xs.transpose(1, 0, 2).reshape(T * N, D)  # a copy
+    # x_t Wx does not depend on the recurrence: one matmul for all T steps
+    # leaves only h_prev @ Wh inside the loop.
+    xs_Wx_b = (xs_flat @ Wx + b).reshape(T, N, 4 * H)
+    hs = np.empty((T + 1, N, H), dtype)  # step t reads hs[t], writes hs[t+1]
+    cs = np.empty((T + 1, N, H), dtype)  # likewise for c
+    gates = np.empty((T, NUM_GATES, N, H), dtype)
+    tanh_cs = np.empty((T, N, H), dtype)
+    hs[0], cs[0] = h0, c0
+    for t in range(T):
+        a = hs[t] @ Wh + xs_Wx_b[t]
+        h, c, gates[t], tanh_cs[t] = lstm_pointwise_forward(a, cs[t])
+        hs[t + 1], cs[t + 1] = h, c
+    hs_out = hs[1:].transpose(1, 0, 2)  # (N, T, H)
+    return np.ascontiguousarray(hs_out), (xs_flat, hs, cs, gates, tanh_cs)
+
+
+def time_lstm_backward(dhs, dh_last, dc_last, cache, Wx, Wh):
+    """Backpropagation through time: dhs: (N, T, H), and dh_last, dc_last:
+    (N, H) or None, gradients flowing into the last states from outside
+    the outputs -> (dxs: (N, T, D), dh0, dc0: (N, H), dWx, dWh, db), the
+    weight gradients summed over the T steps."""
+    xs_flat, hs, cs, gates, tanh_cs = cache
+    T, N, H = tanh_cs.shape
+    dtype = np.result_type(dhs, Wx)
+    dh = np.zeros((N, H), dtype) if dh_last is None else dh_last
+    dc = np.zeros((N, H), dtype) if dc_last is None else dc_last
+    das = np.empty((T, N, 4 * H), dtype)  # dL/da_t of every step
+    for t in reversed(range(T)):
+        # h_t feeds the output (dhs[:, t]) and the next step (dh): they add.
+        das[t], dc = lstm_pointwise_backward(
+            dhs[:, t] + dh, dc, cs[t], gates[t], tanh_cs[t]
+        )
+        dh = das[t] @ Wh.T
+    # The same weights act at every step: their gradients are sums over t,
+    # one matmul each.
+    das_flat = das.reshape(T * N, 4 * H)
+    dWx = xs_flat.T @ das_flat
+    dWh = hs[:-1].reshape(T * N, H).T @ das_flat  # step t read hs[t]
+    db = das_flat.sum(axis=0)
+    dxs = (das_flat @ Wx.T).reshape(T, N, -1).transpose(1, 0, 2)
+    return np.ascontiguousarray(dxs), dh, dc, dWx, dWh, db
+
+
+def _read_only(array: np.ndarray) -> np.ndarray:
+    """A read-only copy: what a plot reads of the last forward, apart from the arrays backward reuses."""
+    copy = np.array(array)
+    copy.flags.writeable = False
+    return copy
 
 
 class LSTM:
@@ -172,8 +211,12 @@ class TimeLSTM:
     gradient stops at the block boundary, and what reaches it is ``self.dh``, ``self.dc``);
     ``reset_state()`` returns to zeros. ``final_hidden_states()`` gives ``(h_n, c_n)``, each (1, N, H).
 
-    The gates of the last forward, after their nonlinearities, stay in ``self.gates: (N, T, 4H)``
-    (blocks i, f, g, o; :meth:`gate` picks one) for plots of what the LSTM reads and forgets.
+    The gates of the last forward, after their nonlinearities, are kept for plots of what the LSTM
+    reads and forgets: :meth:`gate` gives one, ``(N, T, H)``; ``self.gates`` all four, ``(N, T, 4H)``.
+
+    ``fused=True`` (the default) runs :func:`seqlab.fused.time_lstm_forward` and ``time_lstm_backward``,
+    which compute what :func:`time_lstm_forward` and :func:`time_lstm_backward` compute, faster;
+    ``fused=False`` runs those two, the code the chapter shows.
     """
 
     param_names = ("Wx", "Wh", "b")
@@ -181,20 +224,22 @@ class TimeLSTM:
     gate_names = ("i", "f", "g", "o")
     num_directions = 1
 
-    def __init__(self, Wx: np.ndarray, Wh: np.ndarray, b: np.ndarray, stateful: bool = False):
+    def __init__(self, Wx: np.ndarray, Wh: np.ndarray, b: np.ndarray, stateful: bool = False, fused: bool = True):
         self.params = _checked_weights("TimeLSTM", Wx, Wh, b, num_gates=NUM_GATES)
         self.grads = [np.zeros_like(p) for p in self.params]
         self.stateful = stateful
+        self.fused = fused  # run seqlab.fused's twins of time_lstm_forward and time_lstm_backward
         self.h0 = self.c0 = None  # (N, H) each: the states the next call starts from; None means zeros
         self.h = self.c = None  # (N, H) each: the last states of the last call
         self.dh = self.dc = None  # (N, H) each: gradients with respect to h0 and c0, set by backward
-        self.gates = None  # (N, T, 4H): i, f, g, o of the last forward, after their nonlinearities
-        self.cache = None
+        self.cache = None  # (fused or not, the cache of the last forward)
+        self._workspace = {}  # the fused twins' arrays, reused from call to call
 
     @classmethod
-    def init(cls, D: int, H: int, rng: np.random.Generator, dtype=np.float32, stateful: bool = False) -> "TimeLSTM":
+    def init(cls, D: int, H: int, rng: np.random.Generator, dtype=np.float32, stateful: bool = False,
+             fused: bool = True) -> "TimeLSTM":
         """Uniform(-1/sqrt(H), 1/sqrt(H)) weights and bias, ``nn.LSTM``'s default initialization."""
-        return cls(*_init_weights(D, H, rng, dtype, num_gates=NUM_GATES), stateful=stateful)
+        return cls(*_init_weights(D, H, rng, dtype, num_gates=NUM_GATES), stateful=stateful, fused=fused)
 
     @property
     def input_size(self) -> int:
@@ -210,10 +255,19 @@ class TimeLSTM:
         """One gate of the last forward, ``(N, T, H)``: ``"i"``, ``"f"``, ``"g"`` or ``"o"``."""
         if name not in self.gate_names:
             raise ValueError(f"an LSTM has the gates {self.gate_names}, not {name!r}")
-        if self.gates is None:
+        if self.cache is None:
             raise RuntimeError("TimeLSTM has no gates yet: call forward first")
-        H, k = self.hidden_size, self.gate_names.index(name)
-        return self.gates[..., k * H : (k + 1) * H]
+        gates = self.cache[1][3]  # (T, 4, N, H)
+        return _read_only(gates[:, self.gate_names.index(name)].transpose(1, 0, 2))
+
+    @property
+    def gates(self) -> np.ndarray | None:
+        """``(N, T, 4H)``: i, f, g, o of the last forward, after their nonlinearities (a copy)."""
+        if self.cache is None:
+            return None
+        gates = self.cache[1][3]  # (T, 4, N, H)
+        T, _, N, H = gates.shape
+        return _read_only(gates.transpose(2, 0, 1, 3).reshape(N, T, NUM_GATES * H))
 
     def set_state(self, h: np.ndarray, c: np.ndarray) -> None:
         """Start the next call (every call, unless stateful) from ``h, c: (N, H)``."""
@@ -243,7 +297,7 @@ class TimeLSTM:
     def forward(self, xs: np.ndarray) -> np.ndarray:
         Wx, Wh, b = self.params
         _check_shape("TimeLSTM", "xs", xs, "(N, T, D)", (None, None, self.input_size))
-        N, T, D = xs.shape
+        N = len(xs)
         H = self.hidden_size
         dtype = np.result_type(xs, Wx)
         h0 = np.zeros((N, H), dtype) if self.h0 is None else self.h0
@@ -251,28 +305,16 @@ class TimeLSTM:
         if h0.shape != (N, H):
             raise ValueError(f"TimeLSTM starts from a state of shape {h0.shape} but xs has batch size {N}: "
                              f"call reset_state() when the batch size changes, or set_state(h, c) with h, c: (N, H)")
-        # Inside, arrays are time-major, (T, N, .), so that step t's slice is one contiguous block.
-        xs_flat = xs.transpose(1, 0, 2).reshape(T * N, D)  # (T*N, D), a copy
-        # x_t Wx does not depend on the recurrence: one (T*N, D) @ (D, 4H) matmul for every step
-        # leaves only h_prev @ Wh inside the loop.
-        xs_Wx_b = (xs_flat @ Wx).reshape(T, N, 4 * H)
-        xs_Wx_b += b
-        hs = np.empty((T + 1, N, H), dtype)  # hs[t + 1] = h_t, and hs[0] = h0: step t reads hs[t]
-        cs = np.empty((T + 1, N, H), dtype)  # likewise for c
-        tanh_cs = np.empty((T, N, H), dtype)
-        gates = np.empty((T, N, 4 * H), dtype)
-        hs[0], cs[0] = h0, c0
-        for t in range(T):
-            a = hs[t] @ Wh
-            a += xs_Wx_b[t]
-            hs[t + 1], cs[t + 1], gates[t], tanh_cs[t] = lstm_pointwise_forward(a, cs[t])
-        self.cache = (xs_flat, hs, cs, tanh_cs, gates)
-        self.gates = gates.transpose(1, 0, 2)  # (N, T, 4H), a view of the cache: kept read-only
-        self.gates.flags.writeable = False
-        self.h, self.c = hs[T].copy(), cs[T].copy()
+        if self.fused:
+            hs, cache = fused.time_lstm_forward(xs, Wx, Wh, b, h0, c0, workspace=self._workspace)
+        else:
+            hs, cache = time_lstm_forward(xs, Wx, Wh, b, h0, c0)
+        self.cache = (self.fused, cache)
+        _, hs_all, cs, _, _ = cache
+        self.h, self.c = hs_all[-1].copy(), cs[-1].copy()
         if self.stateful:
             self.h0, self.c0 = self.h, self.c
-        return np.ascontiguousarray(hs[1:].transpose(1, 0, 2))  # (N, T, H)
+        return hs
 
     def backward(self, dhs: np.ndarray, dh_last: np.ndarray | None = None, dc_last: np.ndarray | None = None) -> np.ndarray:
         """Backpropagation through time: ``dhs: (N, T, H) -> dxs: (N, T, D)``.
@@ -284,29 +326,20 @@ class TimeLSTM:
         if self.cache is None:
             raise RuntimeError("TimeLSTM.backward needs the cache of a forward pass: call forward first")
         Wx, Wh, _ = self.params
-        xs_flat, hs, cs, tanh_cs, gates = self.cache
-        T, N, H = tanh_cs.shape
+        was_fused, cache = self.cache
+        T, N, H = cache[4].shape
         _check_shape("TimeLSTM", "dhs", dhs, "(N, T, H)", (N, T, H))
         for name, d_last in (("dh_last", dh_last), ("dc_last", dc_last)):
             if d_last is not None:
                 _check_shape("TimeLSTM", name, d_last, "(N, H)", (N, H))
-        dtype = np.result_type(dhs, Wx)
-        dh = np.zeros((N, H), dtype) if dh_last is None else dh_last
-        dc = np.zeros((N, H), dtype) if dc_last is None else dc_last
-        das = np.empty((T, N, 4 * H), dtype)  # dL/da_t for every step, for the matmuls after the loop
-        for t in reversed(range(T)):
-            # h_t feeds both the output (dhs[:, t]) and the next step (dh): the gradients add.
-            da, dc = lstm_pointwise_backward(dhs[:, t] + dh, dc, cs[t], gates[t], tanh_cs[t])
-            das[t] = da
-            dh = da @ Wh.T
-        self.dh, self.dc = dh, dc
-        # The same weights act at every step, so their gradients are sums over t: one matmul each.
-        das_flat = das.reshape(T * N, 4 * H)
-        self.grads[0][...] = xs_flat.T @ das_flat
-        self.grads[1][...] = hs[:-1].reshape(T * N, H).T @ das_flat  # step t read h_{t-1} = hs[t]
-        self.grads[2][...] = das_flat.sum(axis=0)
-        dxs = (das_flat @ Wx.T).reshape(T, N, -1)
-        return np.ascontiguousarray(dxs.transpose(1, 0, 2))  # (N, T, D)
+        if was_fused:
+            dxs, self.dh, self.dc, *_ = fused.time_lstm_backward(dhs, dh_last, dc_last, cache, Wx, Wh,
+                                                                 grads=self.grads, workspace=self._workspace)
+        else:
+            dxs, self.dh, self.dc, *dparams = time_lstm_backward(dhs, dh_last, dc_last, cache, Wx, Wh)
+            for grad, dparam in zip(self.grads, dparams):
+                grad[...] = dparam
+        return dxs
 
 
 class BidirectionalLSTM(Bidirectional):

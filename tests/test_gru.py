@@ -1,5 +1,7 @@
 """Chapter 5's GRU layers (PyTorch's variant): gradient checks in float64, agreement with nn.GRU and
-nn.GRUCell on the same weights, the separate bias b_hn, state handling and error messages."""
+nn.GRUCell on the same weights, the separate bias b_hn, state handling and error messages. Both
+implementations of the time layer are checked: the code the chapter shows (``fused=False``) and
+the fast path of ``seqlab.fused`` that training uses, which must also equal the shown code."""
 import numpy as np
 import pytest
 import torch
@@ -14,20 +16,46 @@ from seqlab.convert import (
     torch_gru_grads_as_numpy,
     torch_gru_to_numpy,
 )
+from seqlab import fused
 from seqlab.gradcheck import numerical_gradient, relative_error
-from seqlab.gru import GRU, BidirectionalGRU, StackedGRU, TimeGRU
+from seqlab.gru import (
+    GRU,
+    BidirectionalGRU,
+    StackedGRU,
+    TimeGRU,
+    gru_pointwise_backward,
+    gru_pointwise_forward,
+    time_gru_backward,
+    time_gru_forward,
+)
 from seqlab.lstm import sigmoid
 
 N, T, D, H = 2, 5, 3, 4
 EPS = 1e-5  # central differences are most accurate near the cube root of float64's epsilon (see test_lstm.py)
 CONFIGS = {"time": (1, False), "bidirectional": (1, True), "stacked": (2, False), "stacked-bidirectional": (2, True)}
+# The time layers run seqlab.fused's kernels by default; fused=False runs the code the chapter shows.
+IMPLEMENTATIONS = {"fused": True, "shown": False}
+DTYPES = {"float32": np.float32, "float64": np.float64}
 
 
-def build(num_layers: int, bidirectional: bool, rng, dtype=np.float32):
+def build(num_layers: int, bidirectional: bool, rng, dtype=np.float32, fused: bool = True):
     """The NumPy layer of ``nn.GRU(D, H, num_layers, bidirectional=bidirectional)``."""
     if num_layers > 1:
-        return StackedGRU.init(D, H, num_layers, rng, bidirectional=bidirectional, dtype=dtype)
-    return (BidirectionalGRU if bidirectional else TimeGRU).init(D, H, rng, dtype)
+        layer = StackedGRU.init(D, H, num_layers, rng, bidirectional=bidirectional, dtype=dtype)
+    else:
+        layer = (BidirectionalGRU if bidirectional else TimeGRU).init(D, H, rng, dtype)
+    for time_layer in time_layers(layer):
+        time_layer.fused = fused
+    return layer
+
+
+def time_layers(layer) -> list[TimeGRU]:
+    """The TimeGRUs inside a TimeGRU, a BidirectionalGRU or a StackedGRU of either."""
+    if isinstance(layer, TimeGRU):
+        return [layer]
+    if isinstance(layer, BidirectionalGRU):
+        return [layer.forward_layer, layer.backward_layer]
+    return [t for sub in layer.layers for t in time_layers(sub)]
 
 
 def own_state(states: np.ndarray) -> np.ndarray:
@@ -96,11 +124,12 @@ def test_gru_step_matches_nn_gru_cell():
         np.testing.assert_array_equal(ours, back)
 
 
+@pytest.mark.parametrize("fused", IMPLEMENTATIONS.values(), ids=IMPLEMENTATIONS.keys())
 @pytest.mark.parametrize("config", CONFIGS.values(), ids=CONFIGS.keys())
-def test_gradients_with_initial_state_and_final_state_gradient(config):
+def test_gradients_with_initial_state_and_final_state_gradient(config, fused):
     num_layers, bidirectional = config
     rng = np.random.default_rng(2)
-    layer = build(num_layers, bidirectional, rng, np.float64)
+    layer = build(num_layers, bidirectional, rng, np.float64, fused=fused)
     S = num_layers * (2 if bidirectional else 1)
     xs = random(rng, N, T, D, dtype=np.float64)
     h0, dh_last = (own_state(random(rng, S, N, H, dtype=np.float64)) for _ in range(2))
@@ -122,12 +151,13 @@ def test_gradients_with_initial_state_and_final_state_gradient(config):
     assert max(errors.values()) <= 1e-6, errors
 
 
+@pytest.mark.parametrize("fused", IMPLEMENTATIONS.values(), ids=IMPLEMENTATIONS.keys())
 @pytest.mark.parametrize("batch_first", [True, False], ids=["batch_first", "time_first"])
 @pytest.mark.parametrize("config", CONFIGS.values(), ids=CONFIGS.keys())
-def test_matches_nn_gru_outputs_h_n_and_every_gradient(config, batch_first):
+def test_matches_nn_gru_outputs_h_n_and_every_gradient(config, batch_first, fused):
     num_layers, bidirectional = config
     rng = np.random.default_rng(3)
-    layer = build(num_layers, bidirectional, rng)
+    layer = build(num_layers, bidirectional, rng, fused=fused)
     module = time_gru_to_torch(layer, batch_first=batch_first)
     S = num_layers * (2 if bidirectional else 1)
     xs, h0, dh_n = random(rng, N, T, D), random(rng, S, N, H), random(rng, S, N, H)
@@ -170,9 +200,10 @@ def test_torch_to_numpy_to_torch_round_trip(config, bias):
         np.testing.assert_array_equal(ours, back)
 
 
-def test_gates_stateful_carry_and_truncated_bptt():
+@pytest.mark.parametrize("fused", IMPLEMENTATIONS.values(), ids=IMPLEMENTATIONS.keys())
+def test_gates_stateful_carry_and_truncated_bptt(fused):
     rng = np.random.default_rng(4)
-    layer = TimeGRU.init(D, H, rng, dtype=np.float64, stateful=True)
+    layer = TimeGRU.init(D, H, rng, dtype=np.float64, stateful=True, fused=fused)
     xs = random(rng, N, T, D, dtype=np.float64)
     whole = TimeGRU(*layer.params).forward(xs)
     first = layer.forward(xs[:, :3])
@@ -182,6 +213,9 @@ def test_gates_stateful_carry_and_truncated_bptt():
     assert layer.gates.shape == (N, 2, 3 * H) and ((layer.gate("z") > 0) & (layer.gate("z") < 1)).all()
     Wx, _, b, _ = layer.params
     np.testing.assert_allclose(layer.gate("r")[:, 0], sigmoid(xs[:, 3] @ Wx[:, :H] + b[:H] + boundary @ layer.params[1][:, :H]), rtol=1e-12)
+    np.testing.assert_array_equal(layer.gates[..., H : 2 * H], layer.gate("z"))
+    with pytest.raises(ValueError):  # read-only: a plot cannot change what it shows
+        layer.gates[0, 0, 0] = 1.0
 
     dhs = random(rng, N, 2, H, dtype=np.float64)
     dxs = layer.backward(dhs)
@@ -221,3 +255,75 @@ def test_wrong_shapes_and_kinds_are_refused():
         time_lstm_to_torch(TimeGRU.init(D, H, rng))
     with pytest.raises(ValueError, match="a GRU has the gates"):
         TimeGRU.init(D, H, rng).gate("f")
+
+
+# --- the fast path: seqlab.fused computes what the shown code computes ------------------------
+
+def assert_all_close(ours, expected, names) -> None:
+    """``torch.testing.assert_close`` at its default tolerances for the dtype, array by array."""
+    for name, a, b in zip(names, ours, expected, strict=True):
+        torch.testing.assert_close(torch.from_numpy(np.array(a)), torch.from_numpy(np.array(b)),
+                                   msg=lambda m, name=name: f"{name}: {m}")
+
+
+@pytest.mark.parametrize("dtype", DTYPES.values(), ids=DTYPES.keys())
+def test_fused_pointwise_step_equals_the_shown_step(dtype):
+    rng = np.random.default_rng(20)
+    xa, ha = 3 * random(rng, N, 3 * H, dtype=dtype), 3 * random(rng, N, 3 * H, dtype=dtype)
+    h_prev, b_hn, dh_next = random(rng, N, H, dtype=dtype), random(rng, H, dtype=dtype), random(rng, N, H, dtype=dtype)
+    shown, fast = gru_pointwise_forward(xa, ha, h_prev, b_hn), fused.gru_pointwise_forward(xa, ha, h_prev, b_hn)
+    assert_all_close(fast, shown, ["h_next", "gates", "hn"])
+    assert fast[0].dtype == dtype
+    assert_all_close(fused.gru_pointwise_backward(dh_next, h_prev, fast[1], fast[2]),
+                     gru_pointwise_backward(dh_next, h_prev, shown[1], shown[2]), ["dxa", "dha", "dh_prev_direct"])
+
+
+@pytest.mark.parametrize("dtype", DTYPES.values(), ids=DTYPES.keys())
+def test_fused_time_gru_equals_the_shown_code_forward_and_every_gradient(dtype):
+    rng = np.random.default_rng(21)
+    N_, T_, D_, H_ = 5, 7, 6, 8
+    Wx, Wh = 0.5 * random(rng, D_, 3 * H_, dtype=dtype), 0.5 * random(rng, H_, 3 * H_, dtype=dtype)
+    b, b_hn = random(rng, 3 * H_, dtype=dtype), random(rng, H_, dtype=dtype)
+    xs, h0 = random(rng, N_, T_, D_, dtype=dtype), random(rng, N_, H_, dtype=dtype)
+    dhs, dh_last = random(rng, N_, T_, H_, dtype=dtype), random(rng, N_, H_, dtype=dtype)
+
+    hs, cache = time_gru_forward(xs, Wx, Wh, b, b_hn, h0)
+    fast_hs, fast_cache = fused.time_gru_forward(xs, Wx, Wh, b, b_hn, h0, workspace={})
+    assert_all_close([fast_hs, *fast_cache], [hs, *cache], ["hs", "xs_flat", "hs (all)", "gates", "hns"])
+    assert fast_hs.dtype == dtype and fast_hs.flags.c_contiguous
+    names = ["dxs", "dh0", "dWx", "dWh", "db", "db_hn"]
+    expected = time_gru_backward(dhs, dh_last, cache, Wx, Wh)
+    assert_all_close(fused.time_gru_backward(dhs, dh_last, fast_cache, Wx, Wh, workspace={}), expected, names)
+    # Each backward also reads the other's cache: the two share its layout.
+    assert_all_close(fused.time_gru_backward(dhs, dh_last, cache, Wx, Wh), expected, names)
+    assert_all_close(time_gru_backward(dhs, dh_last, fast_cache, Wx, Wh), expected, names)
+    grads = [np.full_like(p, np.nan) for p in (Wx, Wh, b, b_hn)]
+    fast = fused.time_gru_backward(dhs, None, fast_cache, Wx, Wh, grads=grads)
+    assert all(got is given for got, given in zip(fast[2:], grads))
+    assert_all_close(fast, time_gru_backward(dhs, None, cache, Wx, Wh), names)
+
+
+@pytest.mark.parametrize("config", CONFIGS.values(), ids=CONFIGS.keys())
+def test_fused_and_shown_layers_agree_in_every_configuration(config):
+    rng = np.random.default_rng(22)
+    fast = build(*config, rng)
+    shown = build(*config, np.random.default_rng(22), fused=False)
+    xs = random(rng, N, T, D)
+    dhs = random(rng, N, T, fast.output_size)
+    assert_all_close([fast.forward(xs), fast.backward(dhs), *fast.grads],
+                     [shown.forward(xs), shown.backward(dhs), *shown.grads], ["hs", "dxs", *fast.param_names])
+
+
+def test_the_fused_layer_reuses_its_arrays_but_not_those_it_returns():
+    rng = np.random.default_rng(23)
+    layer = TimeGRU.init(D, H, rng, stateful=True)
+    xs = random(rng, N, T, D)
+    first = layer.forward(xs)
+    kept = first.copy()
+    dxs = layer.backward(np.ones_like(first))
+    kept_dxs, z = dxs.copy(), layer.gate("z")
+    layer.forward(xs)  # from the first call's last state: other numbers in the same arrays
+    layer.backward(random(rng, N, T, H))
+    np.testing.assert_array_equal(first, kept)
+    np.testing.assert_array_equal(dxs, kept_dxs)
+    assert not np.array_equal(z, layer.gate("z"))

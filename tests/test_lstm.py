@@ -1,6 +1,8 @@
 """Chapter 4's LSTM layers (one step, TimeLSTM, stacked and bidirectional LSTMs): gradient checks
 in float64, agreement with nn.LSTM and nn.LSTMCell on the same weights, state handling, the
-gate order of "Deep Learning from Scratch 2", and error messages."""
+gate order of "Deep Learning from Scratch 2", and error messages. Both implementations of the time
+layer are checked: the code the chapter shows (``fused=False``) and the fast path of
+``seqlab.fused`` that training uses, which must also equal the shown code."""
 import numpy as np
 import pytest
 import torch
@@ -17,16 +19,20 @@ from seqlab.convert import (
     torch_lstm_grads_as_numpy,
     torch_lstm_to_numpy,
 )
+from seqlab import fused
 from seqlab.gradcheck import numerical_gradient, relative_error
 from seqlab.lstm import (
     LSTM,
     BidirectionalLSTM,
     StackedLSTM,
     TimeLSTM,
+    lstm_pointwise_backward,
     lstm_pointwise_forward,
     lstm_step_backward,
     lstm_step_forward,
     sigmoid,
+    time_lstm_backward,
+    time_lstm_forward,
 )
 from seqlab.rnn import Bidirectional, BidirectionalRNN, Stacked, StackedRNN, TimeRNN
 
@@ -37,13 +43,28 @@ N, T, D, H = 2, 5, 3, 4
 EPS = 1e-5
 # (num_layers, bidirectional) of the nn.LSTM each NumPy layer stands for.
 CONFIGS = {"time": (1, False), "bidirectional": (1, True), "stacked": (2, False), "stacked-bidirectional": (2, True)}
+# The time layers run seqlab.fused's kernels by default; fused=False runs the code the chapter shows.
+IMPLEMENTATIONS = {"fused": True, "shown": False}
 
 
-def build(num_layers: int, bidirectional: bool, rng, dtype=np.float32):
+def build(num_layers: int, bidirectional: bool, rng, dtype=np.float32, fused: bool = True):
     """The NumPy layer of ``nn.LSTM(D, H, num_layers, bidirectional=bidirectional)``."""
     if num_layers > 1:
-        return StackedLSTM.init(D, H, num_layers, rng, bidirectional=bidirectional, dtype=dtype)
-    return (BidirectionalLSTM if bidirectional else TimeLSTM).init(D, H, rng, dtype)
+        layer = StackedLSTM.init(D, H, num_layers, rng, bidirectional=bidirectional, dtype=dtype)
+    else:
+        layer = (BidirectionalLSTM if bidirectional else TimeLSTM).init(D, H, rng, dtype)
+    for time_layer in time_layers(layer):
+        time_layer.fused = fused
+    return layer
+
+
+def time_layers(layer) -> list[TimeLSTM]:
+    """The TimeLSTMs inside a TimeLSTM, a BidirectionalLSTM or a StackedLSTM of either."""
+    if isinstance(layer, TimeLSTM):
+        return [layer]
+    if isinstance(layer, BidirectionalLSTM):
+        return [layer.forward_layer, layer.backward_layer]
+    return [t for sub in layer.layers for t in time_layers(sub)]
 
 
 def own_state(states: np.ndarray) -> np.ndarray:
@@ -168,11 +189,12 @@ def sequence_gradient_errors(layer, xs, h0, c0, dh_last, dc_last, seed=0) -> dic
     return {name: relative_error(analytic[name], numerical_gradient(loss, inputs[name], eps=EPS)) for name in analytic}
 
 
+@pytest.mark.parametrize("fused", IMPLEMENTATIONS.values(), ids=IMPLEMENTATIONS.keys())
 @pytest.mark.parametrize("config", CONFIGS.values(), ids=CONFIGS.keys())
-def test_gradients_with_initial_states_and_final_state_gradients(config):
+def test_gradients_with_initial_states_and_final_state_gradients(config, fused):
     num_layers, bidirectional = config
     rng = np.random.default_rng(3)
-    layer = build(num_layers, bidirectional, rng, np.float64)
+    layer = build(num_layers, bidirectional, rng, np.float64, fused=fused)
     S = num_layers * (2 if bidirectional else 1)
     h0, c0, dh_last, dc_last = (own_state(random(rng, S, N, H, dtype=np.float64)) for _ in range(4))
     errors = sequence_gradient_errors(layer, random(rng, N, T, D, dtype=np.float64), h0, c0, dh_last, dc_last)
@@ -180,9 +202,10 @@ def test_gradients_with_initial_states_and_final_state_gradients(config):
     assert max(errors.values()) <= 1e-6, errors
 
 
-def test_gradients_of_a_single_step_sequence_from_zero_states():
+@pytest.mark.parametrize("fused", IMPLEMENTATIONS.values(), ids=IMPLEMENTATIONS.keys())
+def test_gradients_of_a_single_step_sequence_from_zero_states(fused):
     rng = np.random.default_rng(4)
-    layer = TimeLSTM.init(D, H, rng, dtype=np.float64)
+    layer = TimeLSTM.init(D, H, rng, dtype=np.float64, fused=fused)
     h0, c0, dh_last, dc_last = (np.zeros((N, H)) for _ in range(4))  # four arrays: each is perturbed alone
     errors = sequence_gradient_errors(layer, random(rng, N, 1, D, dtype=np.float64), h0, c0, dh_last, dc_last)
     assert max(errors.values()) <= 1e-7, errors
@@ -200,12 +223,13 @@ def test_stacked_and_bidirectional_name_their_parameters_and_states():
 
 # --- sequences: agreement with nn.LSTM, float32 ---------------------------------------------
 
+@pytest.mark.parametrize("fused", IMPLEMENTATIONS.values(), ids=IMPLEMENTATIONS.keys())
 @pytest.mark.parametrize("batch_first", [True, False], ids=["batch_first", "time_first"])
 @pytest.mark.parametrize("config", CONFIGS.values(), ids=CONFIGS.keys())
-def test_matches_nn_lstm_outputs_final_states_and_every_gradient(config, batch_first):
+def test_matches_nn_lstm_outputs_final_states_and_every_gradient(config, batch_first, fused):
     num_layers, bidirectional = config
     rng = np.random.default_rng(6)
-    layer = build(num_layers, bidirectional, rng)
+    layer = build(num_layers, bidirectional, rng, fused=fused)
     module = time_lstm_to_torch(layer, batch_first=batch_first)
     S = num_layers * (2 if bidirectional else 1)
     xs = random(rng, N, T, D)
@@ -272,9 +296,10 @@ def test_an_lstm_without_biases_converts_with_b_zero():
 
 # --- gates ----------------------------------------------------------------------------------
 
-def test_gates_of_the_last_forward_are_kept_for_plots():
+@pytest.mark.parametrize("fused", IMPLEMENTATIONS.values(), ids=IMPLEMENTATIONS.keys())
+def test_gates_of_the_last_forward_are_kept_for_plots(fused):
     rng = np.random.default_rng(7)
-    layer = TimeLSTM.init(D, H, rng, dtype=np.float64)
+    layer = TimeLSTM.init(D, H, rng, dtype=np.float64, fused=fused)
     xs = random(rng, N, T, D, dtype=np.float64)
     layer.forward(xs)
     assert layer.gates.shape == (N, T, 4 * H)
@@ -285,16 +310,99 @@ def test_gates_of_the_last_forward_are_kept_for_plots():
     np.testing.assert_array_equal(layer.gate("f"), layer.gates[..., H : 2 * H])
     assert layer.gate("i").shape == (N, T, H)
     assert ((layer.gate("o") > 0) & (layer.gate("o") < 1)).all() and (layer.gate("g") < 0).any()
-    with pytest.raises(ValueError):  # a view of what backward needs: a plot must not change it
+    with pytest.raises(ValueError):  # read-only: a plot cannot change what it shows
         layer.gates[0, 0, 0] = 1.0
+    f = layer.gate("f")
+    layer.forward(random(rng, N, T, D, dtype=np.float64))  # the next forward leaves the copy alone
+    assert not np.array_equal(f, layer.gate("f"))
+    np.testing.assert_array_equal(f[:, 0], expected[:, H : 2 * H])
 
 
-def test_pointwise_forward_does_not_overflow_on_large_pre_activations():
+@pytest.mark.parametrize("pointwise_forward", [lstm_pointwise_forward, fused.lstm_pointwise_forward],
+                         ids=["shown", "fused"])
+def test_pointwise_forward_does_not_overflow_on_large_pre_activations(pointwise_forward):
     a = np.array([[-1000.0, 1000.0, -1000.0, 1000.0]], np.float32)  # H = 1: i, f, g, o
     with np.errstate(all="raise"):
-        h_next, c_next, gates, _ = lstm_pointwise_forward(a, np.ones((1, 1), np.float32))
-    np.testing.assert_array_equal(gates, [[0.0, 1.0, -1.0, 1.0]])
+        h_next, c_next, gates, _ = pointwise_forward(a, np.ones((1, 1), np.float32))
+    np.testing.assert_array_equal(np.reshape(gates, 4), [0.0, 1.0, -1.0, 1.0])
     np.testing.assert_array_equal(c_next, [[1.0]])  # forget nothing, write nothing
+
+
+# --- the fast path: seqlab.fused computes what the shown code computes ------------------------
+
+DTYPES = {"float32": np.float32, "float64": np.float64}
+
+
+def assert_all_close(ours, expected, names) -> None:
+    """``torch.testing.assert_close`` at its default tolerances for the dtype, array by array."""
+    for name, a, b in zip(names, ours, expected, strict=True):
+        torch.testing.assert_close(torch.from_numpy(np.array(a)), torch.from_numpy(np.array(b)),
+                                   msg=lambda m, name=name: f"{name}: {m}")
+
+
+@pytest.mark.parametrize("dtype", DTYPES.values(), ids=DTYPES.keys())
+def test_fused_pointwise_step_equals_the_shown_step(dtype):
+    rng = np.random.default_rng(20)
+    a, c_prev = 3 * random(rng, N, 4 * H, dtype=dtype), random(rng, N, H, dtype=dtype)
+    dh_next, dc_next = random(rng, N, H, dtype=dtype), random(rng, N, H, dtype=dtype)
+    shown, fast = lstm_pointwise_forward(a, c_prev), fused.lstm_pointwise_forward(a, c_prev)
+    assert_all_close(fast, shown, ["h_next", "c_next", "gates", "tanh_c"])
+    assert fast[0].dtype == dtype
+    names = ["da", "dc_prev"]
+    assert_all_close(fused.lstm_pointwise_backward(dh_next, dc_next, c_prev, fast[2], fast[3]),
+                     lstm_pointwise_backward(dh_next, dc_next, c_prev, shown[2], shown[3]), names)
+
+
+@pytest.mark.parametrize("dtype", DTYPES.values(), ids=DTYPES.keys())
+def test_fused_time_lstm_equals_the_shown_code_forward_and_every_gradient(dtype):
+    rng = np.random.default_rng(21)
+    N_, T_, D_, H_ = 5, 7, 6, 8
+    Wx, Wh, b = 0.5 * random(rng, D_, 4 * H_, dtype=dtype), 0.5 * random(rng, H_, 4 * H_, dtype=dtype), random(rng, 4 * H_, dtype=dtype)
+    xs, h0, c0 = random(rng, N_, T_, D_, dtype=dtype), random(rng, N_, H_, dtype=dtype), random(rng, N_, H_, dtype=dtype)
+    dhs, dh_last, dc_last = random(rng, N_, T_, H_, dtype=dtype), random(rng, N_, H_, dtype=dtype), random(rng, N_, H_, dtype=dtype)
+
+    hs, cache = time_lstm_forward(xs, Wx, Wh, b, h0, c0)
+    fast_hs, fast_cache = fused.time_lstm_forward(xs, Wx, Wh, b, h0, c0, workspace={})
+    assert_all_close([fast_hs, *fast_cache], [hs, *cache], ["hs", "xs_flat", "hs (all)", "cs", "gates", "tanh_cs"])
+    assert fast_hs.dtype == dtype and fast_hs.flags.c_contiguous
+    names = ["dxs", "dh0", "dc0", "dWx", "dWh", "db"]
+    expected = time_lstm_backward(dhs, dh_last, dc_last, cache, Wx, Wh)
+    assert_all_close(fused.time_lstm_backward(dhs, dh_last, dc_last, fast_cache, Wx, Wh, workspace={}), expected, names)
+    # Each backward also reads the other's cache: the two share its layout.
+    assert_all_close(fused.time_lstm_backward(dhs, dh_last, dc_last, cache, Wx, Wh), expected, names)
+    assert_all_close(time_lstm_backward(dhs, dh_last, dc_last, fast_cache, Wx, Wh), expected, names)
+    # Without dh_last and dc_last, and into given gradient arrays.
+    grads = [np.full_like(Wx, np.nan), np.full_like(Wh, np.nan), np.full_like(b, np.nan)]
+    fast = fused.time_lstm_backward(dhs, None, None, fast_cache, Wx, Wh, grads=grads)
+    assert all(got is given for got, given in zip(fast[3:], grads))
+    assert_all_close(fast, time_lstm_backward(dhs, None, None, cache, Wx, Wh), names)
+
+
+@pytest.mark.parametrize("config", CONFIGS.values(), ids=CONFIGS.keys())
+def test_fused_and_shown_layers_agree_in_every_configuration(config):
+    rng = np.random.default_rng(22)
+    fast = build(*config, rng)
+    shown = build(*config, np.random.default_rng(22), fused=False)
+    xs = random(rng, N, T, D)
+    dhs = random(rng, N, T, fast.output_size)
+    assert_all_close([fast.forward(xs), fast.backward(dhs), *fast.grads],
+                     [shown.forward(xs), shown.backward(dhs), *shown.grads], ["hs", "dxs", *fast.param_names])
+
+
+def test_the_fused_layer_reuses_its_arrays_but_not_those_it_returns():
+    rng = np.random.default_rng(23)
+    layer = TimeLSTM.init(D, H, rng, stateful=True)
+    xs = random(rng, N, T, D)
+    first = layer.forward(xs)
+    kept, h = first.copy(), layer.h.copy()
+    dxs = layer.backward(np.ones_like(first))
+    kept_dxs, kept_dh = dxs.copy(), layer.dh.copy()
+    layer.forward(xs)  # from the first call's last states: other numbers in the same arrays
+    layer.backward(random(rng, N, T, H))
+    np.testing.assert_array_equal(first, kept)
+    np.testing.assert_array_equal(dxs, kept_dxs)
+    np.testing.assert_array_equal(layer.h0, layer.h)
+    assert not np.array_equal(layer.h, h) and not np.array_equal(layer.dh, kept_dh)
 
 
 # --- state: stateful carry and truncated BPTT -----------------------------------------------
