@@ -37,19 +37,27 @@ def random_batches(lengths, batch_size: int, rng: np.random.Generator) -> list[l
     return [order[i:i + batch_size].tolist() for i in range(0, len(order), batch_size)]
 
 
-def bucket_batches(lengths, batch_size: int, rng: np.random.Generator) -> list[list[int]]:
-    """Batches of ``batch_size`` sequences of similar length, in a random order.
+def bucket_batches(
+    lengths, batch_size: int, rng: np.random.Generator
+) -> list[list[int]]:
+    """Batches of ``batch_size`` sequences of similar length, in a random
+    order.
 
-    Sort the sequences by length (ties in a random order, so that equal-length sequences do not
-    always meet the same neighbours), cut the sorted list into batches, then shuffle the batches:
-    each batch is homogeneous, the order of batches is not (a model trained on short batches
-    first, then long ones, would drift with the length).
+    Sort the sequences by length (ties in a random order, so that
+    equal-length sequences do not always meet the same neighbours), cut the
+    sorted list into batches, then shuffle the batches: each batch is
+    homogeneous, the order of batches is not (a model trained on short
+    batches first, then long ones, would drift with the length).
     """
     lengths = _checked_lengths(lengths)
     _checked_batch_size(batch_size)
-    # lexsort sorts by its last key first: by length, ties broken by a random key.
+    # lexsort sorts by its last key first: by length, ties broken by a random
+    # key.
     order = np.lexsort((rng.random(len(lengths)), lengths))
-    batches = [order[i:i + batch_size].tolist() for i in range(0, len(order), batch_size)]
+    batches = [
+        order[i : i + batch_size].tolist()
+        for i in range(0, len(order), batch_size)
+    ]
     return [batches[i] for i in rng.permutation(len(batches))]
 
 

@@ -420,10 +420,11 @@ class MarkovLanguage:
         return np.linalg.solve(system, rhs)
 
     def entropy_rate(self) -> float:
-        """H in nats per token: ``sum_s pi(s) H(P(. | s))``. Exact: no sampling."""
+        """H in nats per token: ``sum_s pi(s) H(P(. | s))``, exact."""
         p = self.next_probs
         with np.errstate(divide="ignore", invalid="ignore"):
-            state_entropies = -np.sum(np.where(p > 0, p * np.log(p), 0.0), axis=1)
+            plogp = np.where(p > 0, p * np.log(p), 0.0)  # 0 log 0 = 0
+        state_entropies = -plogp.sum(axis=1)
         return float(self.stationary_distribution() @ state_entropies)
 
     def optimal_perplexity(self) -> float:
@@ -563,80 +564,132 @@ _AGREEMENT_FILLERS = ("very", "much", "so", "too", "quite", "rather", "really", 
 
 
 class AgreementLanguage:
-    """Sentences whose last word must agree with their first, across a span of random filler words.
+    """Sentences whose last word must agree with their first, across a span
+    of random filler words.
 
     Taught in: book/04_lstm.md
 
-    Each sentence is: a subject drawn uniformly from ``num_subjects`` (``cat``, ``dog``, ...), then
-    G filler words drawn uniformly and independently from ``num_fillers`` (``very``, ``much``, ...),
-    then the one verb that agrees with the subject (``cat`` -> ``meows``), then ``<eos>``. The span
-    G is geometric, ``P(G = g) = (1 - q)^g q`` with ``q = 1 / (1 + mean_span)``: after each filler
-    the verb comes with the same probability q, so the end of the span cannot be predicted from
-    its length, and only the subject, seen ``G + 1`` steps earlier, says *which* verb comes.
+    Each sentence is: a subject drawn uniformly from ``num_subjects``
+    (``cat``, ``dog``, ...), then G filler words drawn uniformly and
+    independently from ``num_fillers`` (``very``, ``much``, ...), then the
+    one verb that agrees with the subject (``cat`` -> ``meows``), then
+    ``<eos>``. The span G is geometric, ``P(G = g) = (1 - q)^g q`` with ``q =
+    1 / (1 + mean_span)``: after each filler the verb comes with the same
+    probability q, so the end of the span cannot be predicted from its
+    length, and only the subject, seen ``G + 1`` steps earlier, says *which*
+    verb comes.
 
-    The sentence so far determines the state of the source (start; inside the span of subject k;
-    after the verb), so its entropy rate is exact: the mean entropy of a sentence over its mean
-    length, ``(log K + (h(q) + (1 - q) log F) / q) / (2 + 1 / q)`` nats per token, with h the binary
-    entropy, K subjects and F fillers. A model that forgets the subject can do no better than to
-    spread the verb's probability over the K verbs: it pays ``log K`` more per sentence
-    (:meth:`no_memory_perplexity`).
+    The sentence so far determines the state of the source (start; inside the
+    span of subject k; after the verb), so its entropy rate is exact: the
+    mean entropy of a sentence over its mean length, ``(log K + (h(q) + (1 -
+    q) log F) / q) / (2 + 1 / q)`` nats per token, with h the binary entropy,
+    K subjects and F fillers. A model that forgets the subject can do no
+    better than to spread the verb's probability over the K verbs: it pays
+    ``log K`` more per sentence (:meth:`no_memory_perplexity`).
     """
 
-    def __init__(self, num_subjects: int = 8, num_fillers: int = 4, mean_span: float = 20.0):
+    def __init__(
+        self,
+        num_subjects: int = 8,
+        num_fillers: int = 4,
+        mean_span: float = 20.0,
+    ):
         _check_positive_int("num_subjects", num_subjects, minimum=2)
         _check_positive_int("num_fillers", num_fillers, minimum=1)
-        if num_subjects > len(_AGREEMENT_SUBJECTS) or num_fillers > len(_AGREEMENT_FILLERS):
-            raise ValueError(f"at most {len(_AGREEMENT_SUBJECTS)} subjects and {len(_AGREEMENT_FILLERS)} fillers, "
-                             f"got num_subjects={num_subjects}, num_fillers={num_fillers}")
+        if num_subjects > len(_AGREEMENT_SUBJECTS) or num_fillers > len(
+            _AGREEMENT_FILLERS
+        ):
+            raise ValueError(
+                f"at most {len(_AGREEMENT_SUBJECTS)} subjects and "
+                f"{len(_AGREEMENT_FILLERS)} fillers, "
+                f"got num_subjects={num_subjects}, num_fillers={num_fillers}"
+            )
         if not mean_span > 0:
-            raise ValueError(f"mean_span is the mean number of filler words, a positive number, got {mean_span}")
-        self.num_subjects, self.num_fillers, self.mean_span = int(num_subjects), int(num_fillers), float(mean_span)
+            raise ValueError(
+                "mean_span is the mean number of filler words, a positive "
+                f"number, got {mean_span}"
+            )
+        self.num_subjects, self.num_fillers, self.mean_span = (
+            int(num_subjects),
+            int(num_fillers),
+            float(mean_span),
+        )
         self.q = 1.0 / (1.0 + self.mean_span)
         self.subjects = list(_AGREEMENT_SUBJECTS[:num_subjects])
         self.verbs = list(_AGREEMENT_VERBS[:num_subjects])
         self.fillers = list(_AGREEMENT_FILLERS[:num_fillers])
-        self.vocab = Vocabulary([EOS, *self.subjects, *self.fillers, *self.verbs])
+        self.vocab = Vocabulary(
+            [EOS, *self.subjects, *self.fillers, *self.verbs]
+        )
         self.eos_id = self.vocab.id_of(EOS)
         self.subject_ids = self.vocab.encode(self.subjects)
         self.filler_ids = self.vocab.encode(self.fillers)
-        self.verb_ids = self.vocab.encode(self.verbs)  # verb_ids[k] agrees with subject_ids[k]
+        # verb_ids[k] agrees with subject_ids[k]
+        self.verb_ids = self.vocab.encode(self.verbs)
 
     def mean_sentence_length(self) -> float:
-        """Subject, ``mean_span`` fillers, verb and ``<eos>``: ``3 + mean_span`` tokens."""
+        """Subject, ``mean_span`` fillers, verb and ``<eos>``: ``3 +
+        mean_span`` tokens."""
         return 3.0 + self.mean_span
 
     def _span_step_entropy(self) -> float:
-        """Entropy of one token inside the span: verb or filler (h(q)), and which filler."""
+        """Entropy of one token inside the span: verb or filler (h(q)), and
+        which filler."""
         q = self.q
-        binary = -(q * math.log(q) + (1 - q) * math.log1p(-q)) if q < 1 else 0.0
+        binary = (
+            -(q * math.log(q) + (1 - q) * math.log1p(-q)) if q < 1 else 0.0
+        )
         return binary + (1 - q) * math.log(self.num_fillers)
 
     def entropy_rate(self) -> float:
-        """The best possible cross-entropy per token, in nats: sentence entropy / mean sentence length."""
-        sentence = math.log(self.num_subjects) + self._span_step_entropy() / self.q
+        """The best possible cross-entropy per token, in nats: sentence
+        entropy / mean sentence length."""
+        sentence = (
+            math.log(self.num_subjects) + self._span_step_entropy() / self.q
+        )
         return sentence / self.mean_sentence_length()
 
     def optimal_perplexity(self) -> float:
-        """``exp(entropy_rate())``: the lowest perplexity any model can reach on average."""
+        """``exp(entropy_rate())``: the lowest perplexity any model can reach
+        on average."""
         return math.exp(self.entropy_rate())
 
     def no_memory_perplexity(self) -> float:
-        """The lowest perplexity of a model that knows everything but the subject: ``log K`` more per sentence."""
-        return math.exp(self.entropy_rate() + math.log(self.num_subjects) / self.mean_sentence_length())
+        """The lowest perplexity of a model that knows everything but the
+        subject: ``log K`` more per sentence."""
+        return math.exp(
+            self.entropy_rate()
+            + math.log(self.num_subjects) / self.mean_sentence_length()
+        )
 
     def sample(self, n_tokens: int, rng: np.random.Generator) -> np.ndarray:
-        """A stream of ``n_tokens`` ids, whole sentences from the start (the last one cut): (n_tokens,) int64."""
+        """A stream of ``n_tokens`` ids, whole sentences from the start (the
+        last one cut): (n_tokens,) int64."""
         _check_positive_int("n_tokens", n_tokens)
         pieces, total = [], 0
         while total < n_tokens:
-            n = max(16, int((n_tokens - total) / self.mean_sentence_length()) + 16)  # sentences per batch
+            # sentences per batch
+            n = max(
+                16,
+                int((n_tokens - total) / self.mean_sentence_length()) + 16,
+            )
             subjects = rng.integers(0, self.num_subjects, size=n)
-            spans = rng.geometric(self.q, size=n) - 1  # numpy's geometric counts trials, from 1
-            fillers = rng.integers(0, self.num_fillers, size=int(spans.sum()))
+            # numpy's geometric counts trials, from 1
+            spans = rng.geometric(self.q, size=n) - 1
+            fillers = rng.integers(
+                0, self.num_fillers, size=int(spans.sum())
+            )
             starts = np.concatenate([[0], np.cumsum(spans)])
-            for k, g, a in zip(subjects.tolist(), spans.tolist(), starts[:-1].tolist()):
-                sentence = np.concatenate([[self.subject_ids[k]], self.filler_ids[fillers[a:a + g]],
-                                           [self.verb_ids[k], self.eos_id]])
+            for k, g, a in zip(
+                subjects.tolist(), spans.tolist(), starts[:-1].tolist()
+            ):
+                sentence = np.concatenate(
+                    [
+                        [self.subject_ids[k]],
+                        self.filler_ids[fillers[a : a + g]],
+                        [self.verb_ids[k], self.eos_id],
+                    ]
+                )
                 pieces.append(sentence)
                 total += len(sentence)
                 if total >= n_tokens:

@@ -51,21 +51,37 @@ def pad(text: str, width: int) -> str:
     return text + PAD * (width - len(text))
 
 
-def encode_padded(texts: Sequence[str], vocab: Vocabulary, width: int, reverse: bool = False) -> np.ndarray:
-    """Strings -> ``(N, width)`` int64 character ids, each padded on the right with ``PAD``; with
-    ``reverse=True`` each padded row is then reversed, so the padding comes first."""
+def encode_padded(
+    texts: Sequence[str],
+    vocab: Vocabulary,
+    width: int,
+    reverse: bool = False,
+) -> np.ndarray:
+    """Strings -> ``(N, width)`` int64 character ids, each padded on the
+    right with ``PAD``; with ``reverse=True`` each padded row is then
+    reversed, so the padding comes first.
+    """
     if isinstance(texts, str):
-        raise TypeError("encode_padded takes a list of strings, not one string: wrap it, [text]")
+        raise TypeError(
+            "encode_padded takes a list of strings, not one string: wrap "
+            "it, [text]"
+        )
     padded = "".join(pad(text, width) for text in texts)
-    # One vectorized lookup instead of a dictionary lookup per character: tens of thousands of rows.
+    # One vectorized lookup instead of a dictionary lookup per character:
+    # tens of thousands of rows.
     code_points = np.frombuffer(padded.encode("utf-32-le"), dtype=np.uint32)
     vocab_code_points, vocab_ids = _code_point_table(vocab)
-    where = np.searchsorted(vocab_code_points, code_points).clip(max=len(vocab_code_points) - 1)
+    where = np.searchsorted(vocab_code_points, code_points).clip(
+        max=len(vocab_code_points) - 1
+    )
     unknown = vocab_code_points[where] != code_points
     if unknown.any():
         characters = sorted({chr(c) for c in code_points[unknown]})
-        raise KeyError(f"characters {characters[:5]} are not in the vocabulary {vocab.tokens}: "
-                       "build the vocabulary from every character the task can produce")
+        raise KeyError(
+            f"characters {characters[:5]} are not in the vocabulary "
+            f"{vocab.tokens}: "
+            "build the vocabulary from every character the task can produce"
+        )
     ids = vocab_ids[where].reshape(len(texts), width)
     return ids[:, ::-1].copy() if reverse else ids
 

@@ -10,28 +10,38 @@ from __future__ import annotations
 import numpy as np
 
 
-def logsumexp(x: np.ndarray, axis: int = -1, keepdims: bool = False) -> np.ndarray:
+def logsumexp(
+    x: np.ndarray, axis: int = -1, keepdims: bool = False
+) -> np.ndarray:
     """``log(sum(exp(x)))`` along ``axis`` without overflow.
 
-    Subtracting the maximum first keeps every ``exp`` in ``(0, 1]``; it is added back outside
-    the log, so the result is exact, not an approximation.
+    Subtracting the maximum first keeps every ``exp`` in ``(0, 1]``; it is
+    added back outside the log, so the result is exact, not an approximation.
     """
     m = np.max(x, axis=axis, keepdims=True)
-    # A row of all -inf has max -inf, and -inf - -inf is nan: shift such rows by 0 instead.
+    # A row of all -inf has max -inf, and -inf - -inf is nan: shift such
+    # rows by 0 instead.
     m = np.where(np.isfinite(m), m, 0)
-    with np.errstate(divide="ignore"):  # such a row sums to 0, and log(0) = -inf is the answer
+    # Such a row sums to 0, and log(0) = -inf is the answer.
+    with np.errstate(divide="ignore"):
         out = np.log(np.sum(np.exp(x - m), axis=axis, keepdims=True)) + m
     return out if keepdims else np.squeeze(out, axis=axis)
 
 
 def softmax(x: np.ndarray, axis: int = -1) -> np.ndarray:
-    """Softmax along ``axis``; shifting by the row maximum prevents ``exp`` from overflowing."""
+    """Softmax along ``axis``.
+
+    Shifting by the row maximum prevents ``exp`` from overflowing.
+    """
     e = np.exp(x - np.max(x, axis=axis, keepdims=True))
     return e / np.sum(e, axis=axis, keepdims=True)
 
 
 def log_softmax(x: np.ndarray, axis: int = -1) -> np.ndarray:
-    """``log(softmax(x))`` computed as ``x - logsumexp(x)``: finite even where softmax underflows to 0."""
+    """``log(softmax(x))`` computed as ``x - logsumexp(x)``.
+
+    Finite even where softmax underflows to 0.
+    """
     return x - logsumexp(x, axis=axis, keepdims=True)
 
 
@@ -74,10 +84,13 @@ def _picked(log_probs: np.ndarray, targets: np.ndarray) -> np.ndarray:
 
 
 def cross_entropy(logits: np.ndarray, targets: np.ndarray) -> float:
-    """Mean cross-entropy ``H(y, softmax(logits))`` over every row, like ``F.cross_entropy``.
+    """Mean cross-entropy ``H(y, softmax(logits))`` over every row.
+
+    Like ``F.cross_entropy``.
 
     logits:  (N, C) or (N, T, C), unnormalized scores.
-    targets: class indices (N,) or (N, T) (integers), or probability rows of the logits' shape.
+    targets: class indices (N,) or (N, T) (integers), or probability rows
+             of the logits' shape.
     """
     check_target_shape(logits, targets)
     return cross_entropy_from_log_probs(log_softmax(logits), targets)
@@ -96,13 +109,17 @@ def cross_entropy_from_log_probs(log_probs: np.ndarray, targets: np.ndarray) -> 
     return float(-np.sum(y * log_probs) / rows)
 
 
-def cross_entropy_grad(logits: np.ndarray, targets: np.ndarray) -> np.ndarray:
-    """Gradient of :func:`cross_entropy` with respect to ``logits``: ``(softmax(logits) - y) / rows``.
+def cross_entropy_grad(
+    logits: np.ndarray, targets: np.ndarray
+) -> np.ndarray:
+    """Gradient of :func:`cross_entropy` with respect to ``logits``.
 
-    Holds for probability targets too, as long as each target row sums to one.
+    It is ``(softmax(logits) - y) / rows``. Holds for probability targets
+    too, as long as each target row sums to one.
     """
     check_target_shape(logits, targets)
-    return softmax_minus_targets(softmax(logits), targets) / int(np.prod(logits.shape[:-1]))
+    rows = int(np.prod(logits.shape[:-1]))
+    return softmax_minus_targets(softmax(logits), targets) / rows
 
 
 def softmax_minus_targets(probs: np.ndarray, targets: np.ndarray) -> np.ndarray:
@@ -123,16 +140,22 @@ def entropy(p: np.ndarray, axis: int = -1) -> np.ndarray:
     return -np.sum(np.where(p > 0, p * np.log(safe), 0), axis=axis)
 
 
-def kl_divergence(p: np.ndarray, q: np.ndarray, axis: int = -1) -> np.ndarray:
+def kl_divergence(
+    p: np.ndarray, q: np.ndarray, axis: int = -1
+) -> np.ndarray:
     """``KL(P || Q) = sum p (log p - log q)`` along ``axis``, in nats.
 
-    Terms with ``p = 0`` contribute 0 whatever ``q`` is (``0 log 0 = 0``); a term with ``p > 0``
-    and ``q = 0`` makes the divergence ``inf``: Q calls impossible what P says happens.
+    Terms with ``p = 0`` contribute 0 whatever ``q`` is (``0 log 0 = 0``);
+    a term with ``p > 0`` and ``q = 0`` makes the divergence ``inf``: Q calls
+    impossible what P says happens.
     """
     p, q = np.asarray(p), np.asarray(q)
     if p.shape != q.shape:
-        raise ValueError(f"p and q must have the same shape, got {p.shape} and {q.shape}")
-    # log(0) and 0 * inf are evaluated on the masked-out side of np.where: silence those warnings.
+        raise ValueError(
+            f"p and q must have the same shape, got {p.shape} and {q.shape}"
+        )
+    # log(0) and 0 * inf are evaluated on the masked-out side of np.where:
+    # silence those warnings.
     with np.errstate(divide="ignore", invalid="ignore"):
         terms = p * (np.log(np.where(p > 0, p, 1)) - np.log(q))
     return np.sum(np.where(p > 0, terms, 0), axis=axis)

@@ -68,47 +68,63 @@ def _state_and_inputs(layer: TimeRNN, xs: np.ndarray, h0: np.ndarray | None) -> 
     return xs, h0
 
 
-def jacobian_norms(layer: TimeRNN, xs: np.ndarray, h0: np.ndarray | None = None) -> np.ndarray:
-    """``||dh_t / dh_0||_2`` for t = 1..T and every sequence: ``xs: (N, T, D) -> (N, T)``.
+def jacobian_norms(
+    layer: TimeRNN, xs: np.ndarray, h0: np.ndarray | None = None
+) -> np.ndarray:
+    """``||dh_t / dh_0||_2`` for t = 1..T and every sequence: ``xs: (N, T, D)
+    -> (N, T)``.
 
-    h0: (N, H), zeros by default. Computed in float64 from the product of the one-step Jacobians
-    ``diag(1 - h_t**2) Wh.T``, accumulated forward in time; column ``t - 1`` holds the spectral
-    norm of the product of the first t of them. The layer's state and caches are left as they were.
+    h0: (N, H), zeros by default. Computed in float64 from the product of the
+    one-step Jacobians ``diag(1 - h_t**2) Wh.T``, accumulated forward in
+    time; column ``t - 1`` holds the spectral norm of the product of the
+    first t of them. The layer's state and caches are left as they were.
     """
     xs, h0 = _state_and_inputs(layer, xs, h0)
     Wx, Wh, b = (np.asarray(p, dtype=np.float64) for p in layer.params)
     N, T, _ = xs.shape
     H = layer.hidden_size
-    product = np.broadcast_to(np.eye(H), (N, H, H)).copy()  # (N, H, H): dh_t/dh_0, starting at t = 0
+    # (N, H, H): dh_t/dh_0, starting at t = 0
+    product = np.broadcast_to(np.eye(H), (N, H, H)).copy()
     norms = np.empty((N, T))
     h = h0
     for t in range(T):
-        h = np.tanh(h @ Wh + xs[:, t] @ Wx + b)  # the step of seqlab.rnn.rnn_step_forward, in float64
-        step_jacobian = (1 - h**2)[:, :, None] * Wh.T  # (N, H, H): diag(1 - h_t^2) Wh^T
+        # the step of seqlab.rnn.rnn_step_forward, in float64
+        h = np.tanh(h @ Wh + xs[:, t] @ Wx + b)
+        # (N, H, H): diag(1 - h_t^2) Wh^T
+        step_jacobian = (1 - h**2)[:, :, None] * Wh.T
         product = step_jacobian @ product
-        # Dividing by the norm would keep the product inside float64's range for very long T;
-        # the norms this course measures (10^-300 to 10^300) fit without it.
+        # Dividing by the norm would keep the product inside float64's range
+        # for very long T; the norms this course measures (10^-300 to 10^300)
+        # fit without it.
         norms[:, t] = np.linalg.norm(product, ord=2, axis=(1, 2))
     return norms
 
 
 def state_jacobian(layer, xs: np.ndarray, h0: np.ndarray) -> np.ndarray:
-    """``dh_T / dh_0`` by backpropagation, for any layer with TimeRNN's interface: ``(N, H, H)``.
+    """``dh_T / dh_0`` by backpropagation, for any layer with TimeRNN's
+    interface: ``(N, H, H)``.
 
-    xs: (N, T, D), h0: (N, H). Uses only ``set_state``, ``forward``, ``backward(dhs, dh_last)``
-    and ``dh``: each of the H rows of a sequence's Jacobian is the ``dh`` that backward returns for
-    ``dh_last = e_i``, so the N sequences are repeated H times in one batch and one backward pass
-    gives all rows at once. Entry ``[n, i, j]`` is ``d h_T[i] / d h_0[j]`` for sequence n. The
-    layer must not be stateful; its state is reset afterwards.
+    xs: (N, T, D), h0: (N, H). Uses only ``set_state``, ``forward``,
+    ``backward(dhs, dh_last)`` and ``dh``: each of the H rows of a sequence's
+    Jacobian is the ``dh`` that backward returns for ``dh_last = e_i``, so
+    the N sequences are repeated H times in one batch and one backward pass
+    gives all rows at once. Entry ``[n, i, j]`` is ``d h_T[i] / d h_0[j]``
+    for sequence n. The layer must not be stateful; its state is reset
+    afterwards.
     """
     if getattr(layer, "stateful", False):
-        raise ValueError("state_jacobian needs a layer that is not stateful: its h0 is set explicitly")
+        raise ValueError(
+            "state_jacobian needs a layer that is not stateful: its h0 is "
+            "set explicitly"
+        )
     N, T, D = xs.shape
     H = h0.shape[-1]
-    repeated_xs = np.repeat(xs, H, axis=0)  # (N*H, T, D): row n*H + i is sequence n
+    # (N*H, T, D): row n*H + i is sequence n
+    repeated_xs = np.repeat(xs, H, axis=0)
     layer.set_state(np.repeat(h0, H, axis=0))  # (N*H, H)
     hs = layer.forward(repeated_xs)
-    unit_vectors = np.tile(np.eye(H, dtype=hs.dtype), (N, 1))  # (N*H, H): row n*H + i is e_i
+    # (N*H, H): row n*H + i is e_i
+    unit_vectors = np.tile(np.eye(H, dtype=hs.dtype), (N, 1))
     layer.backward(np.zeros_like(hs), dh_last=unit_vectors)
     jacobian = layer.dh.reshape(N, H, H)
     layer.reset_state()

@@ -20,22 +20,30 @@ class Affine:
 
     Taught in: book/01_softmax_ce_kl.md
 
-    W: (D, H), b: (H,). ``torch.nn.Linear`` stores the transpose, ``weight: (H, D)``;
-    :mod:`seqlab.convert` moves weights between the two.
+    W: (D, H), b: (H,). ``torch.nn.Linear`` stores the transpose,
+    ``weight: (H, D)``; :mod:`seqlab.convert` moves weights between the two.
     """
 
     param_names = ("W", "b")
 
     def __init__(self, W: np.ndarray, b: np.ndarray):
         if W.ndim != 2 or b.shape != (W.shape[1],):
-            raise ValueError(f"Affine needs W: (D, H) and b: (H,), got W: {W.shape} and b: {b.shape}")
+            raise ValueError(
+                f"Affine needs W: (D, H) and b: (H,), "
+                f"got W: {W.shape} and b: {b.shape}"
+            )
         self.params = [W, b]
         self.grads = [np.zeros_like(W), np.zeros_like(b)]
         self.x = None
 
     @classmethod
-    def init(cls, D: int, H: int, rng: np.random.Generator, dtype=np.float32) -> "Affine":
-        """Uniform(-1/sqrt(D), 1/sqrt(D)) weights and biases, ``nn.Linear``'s default initialization."""
+    def init(
+        cls, D: int, H: int, rng: np.random.Generator, dtype=np.float32
+    ) -> "Affine":
+        """Uniform(-1/sqrt(D), 1/sqrt(D)) weights and biases.
+
+        ``nn.Linear``'s default initialization.
+        """
         bound = 1 / np.sqrt(D)
         W = rng.uniform(-bound, bound, size=(D, H)).astype(dtype)
         b = rng.uniform(-bound, bound, size=H).astype(dtype)
@@ -45,13 +53,17 @@ class Affine:
         """x: (N, D) or (N, T, D) -> (N, H) or (N, T, H)."""
         W, b = self.params
         if x.shape[-1] != W.shape[0]:
-            raise ValueError(f"Affine expects inputs with {W.shape[0]} features (last axis), got shape {x.shape}")
+            raise ValueError(
+                f"Affine expects inputs with {W.shape[0]} features "
+                f"(last axis), got shape {x.shape}"
+            )
         self.x = x
         return x @ W + b
 
     def backward(self, dout: np.ndarray) -> np.ndarray:
         W, _ = self.params
-        # Flatten any leading (N, T) axes so one matmul sums the gradient over all of them.
+        # Flatten any leading (N, T) axes so one matmul sums the gradient
+        # over all of them.
         x2 = self.x.reshape(-1, W.shape[0])  # (N*T, D)
         dout2 = dout.reshape(-1, W.shape[1])  # (N*T, H)
         self.grads[0][...] = x2.T @ dout2
@@ -60,11 +72,14 @@ class Affine:
 
 
 class SoftmaxCrossEntropy:
-    """Softmax followed by the mean cross-entropy loss; its backward is ``(softmax(x) - y) / rows``.
+    """Softmax followed by the mean cross-entropy loss.
+
+    Its backward is ``(softmax(x) - y) / rows``.
 
     Taught in: book/01_softmax_ce_kl.md
 
-    Fusing the two is both faster and more stable than backpropagating through a separate softmax.
+    Fusing the two is both faster and more stable than backpropagating
+    through a separate softmax.
     """
 
     def __init__(self):
@@ -72,11 +87,15 @@ class SoftmaxCrossEntropy:
         self.cache = None
 
     def forward(self, logits: np.ndarray, targets: np.ndarray) -> float:
-        """logits: (N, C) or (N, T, C); targets: class indices (N,) / (N, T), or probabilities."""
+        """logits: (N, C) or (N, T, C).
+
+        targets: class indices (N,) / (N, T), or probabilities.
+        """
         check_target_shape(logits, targets)
         log_probs = log_softmax(logits)
         loss = cross_entropy_from_log_probs(log_probs, targets)
-        self.cache = (np.exp(log_probs), targets)  # the softmax, for the backward pass
+        # The softmax, for the backward pass.
+        self.cache = (np.exp(log_probs), targets)
         return loss
 
     def backward(self, dout: float = 1.0) -> np.ndarray:
@@ -121,10 +140,12 @@ class Embedding:
         return self.params[0][ids]
 
     def backward(self, dout: np.ndarray) -> None:
-        """dout: ids.shape + (D,). Writes dW; returns None, as integer ids have no gradient."""
+        """dout: ids.shape + (D,). Writes dW; returns None: integer ids
+        have no gradient."""
         dW = self.grads[0]
         dW[...] = 0
-        # np.add.at sums the rows of a token that occurs several times; dW[ids] += dout would keep one.
+        # np.add.at sums the rows of a token that occurs several times;
+        # dW[ids] += dout would keep only one.
         np.add.at(dW, self.ids, dout)
         return None
 
@@ -175,19 +196,24 @@ class Dropout:
 
 
 class VariationalDropout(Dropout):
-    """Dropout with one mask per sequence, the same at every time step (Gal and Ghahramani, 2016).
+    """Dropout with one mask per sequence, the same at every time step (Gal
+    and Ghahramani, 2016).
 
     Taught in: book/04_lstm.md
 
-    x: (N, T, D); the mask is (N, 1, D), broadcast over T. A unit dropped for a sequence stays
-    dropped for all of it. Gal and Ghahramani argue that this suits a recurrent model better than
-    fresh noise at each step; the course does not measure it. This is the non-recurrent half of their
+    x: (N, T, D); the mask is (N, 1, D), broadcast over T. A unit dropped for
+    a sequence stays dropped for all of it. Gal and Ghahramani argue that
+    this suits a recurrent model better than fresh noise at each step; the
+    course does not measure it. This is the non-recurrent half of their
     method, which also ties a mask on the recurrent connections.
     """
 
     def _mask_shape(self, x: np.ndarray) -> tuple[int, ...]:
         if x.ndim != 3:
-            raise ValueError(f"VariationalDropout expects x of shape (N, T, D), got {x.shape}: "
-                             "it shares one mask across the time axis")
+            raise ValueError(
+                "VariationalDropout expects x of shape (N, T, D), got "
+                f"{x.shape}: "
+                "it shares one mask across the time axis"
+            )
         N, _, D = x.shape
         return (N, 1, D)

@@ -177,8 +177,12 @@ def bptt_index_layout(n_tokens: int, batch_size: int, time_size: int) -> np.ndar
     return offsets[None, :, None] + steps  # (n_blocks, N, T)
 
 
-def bptt_batches(ids: np.ndarray, batch_size: int, time_size: int) -> list[tuple[np.ndarray, np.ndarray]]:
-    """One epoch of truncated-BPTT blocks: a list of ``(xs, ts)``, each (N, T) int64, ``ts`` the tokens after ``xs``."""
+def bptt_batches(ids: np.ndarray, batch_size: int,
+                 time_size: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """One epoch of truncated-BPTT blocks: a list of ``(xs, ts)``.
+
+    Each is (N, T) int64; ``ts`` holds the tokens that follow ``xs``.
+    """
     ids = _check_stream("ids", ids)
     layout = bptt_index_layout(len(ids), batch_size, time_size)
     return [(ids[positions], ids[positions + 1]) for positions in layout]
@@ -350,7 +354,8 @@ def lm_experiment(model: str, corpus: str, seed: int, *, D: int, H: int, batch_s
 
     Taught in: book/04_lstm.md
 
-    ``model`` is ``"RNN LM"``, ``"LSTM LM"``, ``"GRU LM"`` or ``"better LSTM LM"`` (the classes of
+    ``model`` is ``"RNN LM"``, ``"LSTM LM"``, ``"GRU LM"``, ``"stacked RNN LM"`` (with
+    ``model_options`` such as ``num_layers``) or ``"better LSTM LM"`` (the classes of
     :mod:`seqlab.models`, the last with ``D = H`` and ``model_options`` such as ``dropout``);
     ``corpus`` is ``"agreement"`` (:func:`seqlab.corpora.agreement_corpus`), ``"synthetic"`` or
     ``"stdlib docstrings"``, each rebuilt from its default seed, so that every run sees the same
@@ -361,12 +366,13 @@ def lm_experiment(model: str, corpus: str, seed: int, *, D: int, H: int, batch_s
     ``cpu_seconds`` and, for a synthetic corpus, the ``optimum`` (``source.optimal_perplexity()``).
     """
     from seqlab.corpora import agreement_corpus, stdlib_docstrings_corpus, synthetic_corpus
-    from seqlab.models import GRULM, RNNLM, BetterLSTMLM, LSTMLM
+    from seqlab.models import GRULM, RNNLM, BetterLSTMLM, LSTMLM, StackedRNNLM
     from seqlab.optim import Adam
 
     corpora = {"agreement": agreement_corpus, "synthetic": synthetic_corpus, "stdlib docstrings": stdlib_docstrings_corpus}
     builders = {"RNN LM": lambda V, rng: RNNLM(V, D, H, rng), "LSTM LM": lambda V, rng: LSTMLM(V, D, H, rng),
                 "GRU LM": lambda V, rng: GRULM(V, D, H, rng),
+                "stacked RNN LM": lambda V, rng: StackedRNNLM(V, D, H, rng, **model_options),
                 "better LSTM LM": lambda V, rng: BetterLSTMLM(V, H, H, rng, **model_options)}
     if model not in builders or corpus not in corpora:
         raise ValueError(f"model must be one of {sorted(builders)} and corpus one of {sorted(corpora)}, "

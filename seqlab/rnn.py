@@ -27,16 +27,21 @@ import numpy as np
 def rnn_step_forward(x, h_prev, Wx, Wh, b):
     """One step ``h_next = tanh(h_prev Wh + x Wx + b)``.
 
-    x: (N, D), h_prev: (N, H) -> h_next: (N, H), and the cache that :func:`rnn_step_backward` needs.
+    x: (N, D), h_prev: (N, H) -> h_next: (N, H), and the cache that
+    :func:`rnn_step_backward` needs.
     """
     h_next = np.tanh(h_prev @ Wh + x @ Wx + b)
     return h_next, (x, h_prev, h_next)
 
 
 def rnn_step_backward(dh_next, cache, Wx, Wh):
-    """Gradients of one step from ``dh_next = dL/dh_next: (N, H)``: ``(dx, dh_prev, dWx, dWh, db)``."""
+    """Gradients of one step from ``dh_next = dL/dh_next: (N, H)``.
+
+    Returns ``(dx, dh_prev, dWx, dWh, db)``.
+    """
     x, h_prev, h_next = cache
-    da = dh_next * (1 - h_next**2)  # tanh'(a) = 1 - tanh(a)^2: the step's output is all we need
+    # tanh'(a) = 1 - tanh(a)^2: the step's output is all we need
+    da = dh_next * (1 - h_next**2)
     return da @ Wx.T, da @ Wh.T, x.T @ da, h_prev.T @ da, da.sum(axis=0)
 
 
@@ -188,14 +193,16 @@ class TimeRNN(SingleStateTimeLayer):
 
     def forward(self, xs: np.ndarray) -> np.ndarray:
         Wx, Wh, b = self.params
-        _check_shape("TimeRNN", "xs", xs, "(N, T, D)", (None, None, self.input_size))
+        D, H = self.input_size, self.hidden_size
+        _check_shape("TimeRNN", "xs", xs, "(N, T, D)", (None, None, D))
         N, T, _ = xs.shape
-        H = self.hidden_size
         dtype = np.result_type(xs, Wx)
         h = np.zeros((N, H), dtype) if self.h0 is None else self.h0
         if h.shape != (N, H):
-            raise ValueError(f"TimeRNN starts from a state of shape {h.shape} but xs has batch size {N}: "
-                             f"call reset_state() when the batch size changes, or set_state(h) with h: (N, H)")
+            raise ValueError(
+                f"TimeRNN starts from a state of shape {h.shape} but xs has "
+                f"batch size {N}: call reset_state() when the batch size "
+                f"changes, or set_state(h) with h: (N, H)")
         hs = np.empty((N, T, H), dtype)
         self.caches = []
         for t in range(T):
@@ -207,12 +214,14 @@ class TimeRNN(SingleStateTimeLayer):
             self.h0 = h
         return hs
 
-    def backward(self, dhs: np.ndarray, dh_last: np.ndarray | None = None) -> np.ndarray:
-        """Backpropagation through time: ``dhs: (N, T, H) -> dxs: (N, T, D)``.
+    def backward(self, dhs: np.ndarray,
+                 dh_last: np.ndarray | None = None) -> np.ndarray:
+        """Backpropagation through time: dhs (N, T, H) -> dxs (N, T, D).
 
-        dh_last: (N, H), a gradient flowing into the last state ``h`` from outside the outputs
-        (an encoder's state read by a decoder). Sets ``self.dh = dL/dh0`` and the weight gradients,
-        summed over the T steps.
+        dh_last: (N, H), a gradient flowing into the last state ``h`` from
+        outside the outputs (an encoder's state read by a decoder). Sets
+        ``self.dh = dL/dh0`` and the weight gradients, summed over the T
+        steps.
         """
         Wx, Wh, _ = self.params
         T, H = len(self.caches), self.hidden_size
@@ -223,8 +232,10 @@ class TimeRNN(SingleStateTimeLayer):
         for grad in self.grads:
             grad[...] = 0
         for t in reversed(range(T)):
-            # h_t feeds both the output (dhs[:, t]) and the next step (dh): the gradients add.
-            dx, dh, *dparams = rnn_step_backward(dhs[:, t] + dh, self.caches[t], Wx, Wh)
+            # h_t feeds both the output (dhs[:, t]) and the next step (dh):
+            # the gradients add.
+            dx, dh, *dparams = rnn_step_backward(dhs[:, t] + dh,
+                                                 self.caches[t], Wx, Wh)
             dxs[:, t] = dx
             for grad, dparam in zip(self.grads, dparams):
                 grad += dparam  # the same weights act at every step
@@ -250,6 +261,10 @@ class Bidirectional:
     """Two time layers of one kind, one reading left to right and one right to left: ``(N, T, D) -> (N, T, 2H)``.
 
     Taught in: book/02_rnn.md
+
+    Each direction has its own weights: ``forward_layer.params`` are ``Wx, Wh, b`` and
+    ``backward_layer.params`` are the backward direction's ``W'x, W'h, b'`` (separate arrays, of the
+    same shapes), which ``nn.RNN(bidirectional=True)`` stores as its ``*_reverse`` parameters.
 
     Output t is ``[forward h_t, backward h_t]``, forward half first, as in ``nn.RNN(bidirectional=True)``
     (and ``nn.LSTM``, ``nn.GRU``). Every state (``h``, and ``c`` for an LSTM) uses the ``h_n``
@@ -336,11 +351,14 @@ class Bidirectional:
                                                           self.backward_layer.initial_state_grads()))
 
     def forward(self, xs: np.ndarray) -> np.ndarray:
+        # Left to right with Wx, Wh, b: h_t from h_{t-1}.
         hs_forward = self.forward_layer.forward(xs)
-        # Reversing time makes the backward direction an ordinary recurrent layer; reversing its
-        # output back lines both halves up on the same step t.
+        # Right to left with the backward layer's own W'x, W'h, b': h'_t
+        # from h'_{t+1}. Read on the reversed sequence it is an ordinary
+        # recurrent layer; reversing its outputs puts h'_t at step t.
         hs_backward = self.backward_layer.forward(xs[:, ::-1])[:, ::-1]
-        return np.concatenate([hs_forward, hs_backward], axis=-1)  # (N, T, 2H)
+        # (N, T, 2H): [h_t, h'_t] at every step
+        return np.concatenate([hs_forward, hs_backward], axis=-1)
 
     def backward(self, dhs: np.ndarray, dh_last: np.ndarray | None = None, dc_last: np.ndarray | None = None) -> np.ndarray:
         """``dhs: (N, T, 2H) -> dxs: (N, T, D)``; dh_last (and dc_last): (2, N, H), the gradients of ``h_n`` (and ``c_n``)."""

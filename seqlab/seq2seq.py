@@ -38,17 +38,22 @@ def _check_ids(name: str, ids: np.ndarray, expected: str) -> np.ndarray:
 
 
 class Encoder:
-    """Embedding, then an LSTM: ``xs: (N, T_in)`` ids -> ``hs: (N, T_in, H)``, all hidden states.
+    """Embedding, then an LSTM: ``xs: (N, T_in)`` ids -> ``hs: (N, T_in,
+    H)``, all hidden states.
 
     Taught in: book/07_seq2seq.md
 
-    The seq2seq of this chapter keeps only ``hs[:, -1]``; attention (chapter 8) reads every row.
-    ``backward(dhs)`` takes the gradient of all of ``hs`` (zeros but the last step here).
+    The seq2seq of this chapter keeps only ``hs[:, -1]``; attention (chapter
+    8) reads every row. ``backward(dhs)`` takes the gradient of all of ``hs``
+    (zeros but the last step here).
     """
 
     def __init__(self, embed: Embedding, lstm: TimeLSTM):
         if embed.params[0].shape[1] != lstm.input_size:
-            raise ValueError(f"the embedding's size {embed.params[0].shape[1]} must equal the LSTM's input size {lstm.input_size}")
+            raise ValueError(
+                f"the embedding's size {embed.params[0].shape[1]} must "
+                f"equal the LSTM's input size {lstm.input_size}"
+            )
         self.embed, self.lstm = embed, lstm
         self.layers = [embed, lstm]
         self.params = [p for layer in self.layers for p in layer.params]
@@ -56,8 +61,17 @@ class Encoder:
         self.param_names = ("embed.W", "lstm.Wx", "lstm.Wh", "lstm.b")
 
     @classmethod
-    def init(cls, V: int, D: int, H: int, rng: np.random.Generator, dtype=np.float32) -> "Encoder":
-        return cls(Embedding.init(V, D, rng, dtype), TimeLSTM.init(D, H, rng, dtype))
+    def init(
+        cls,
+        V: int,
+        D: int,
+        H: int,
+        rng: np.random.Generator,
+        dtype=np.float32,
+    ) -> "Encoder":
+        return cls(
+            Embedding.init(V, D, rng, dtype), TimeLSTM.init(D, H, rng, dtype)
+        )
 
     @property
     def hidden_size(self) -> int:
@@ -72,12 +86,14 @@ class Encoder:
 
 
 class Decoder:
-    """Embedding, an LSTM started from the encoder's ``(h, 0)``, and an affine output layer.
+    """Embedding, an LSTM started from the encoder's ``(h, 0)``, and an
+    affine output layer.
 
     Taught in: book/07_seq2seq.md
 
-    ``forward(ts, h)``: ``ts: (N, T)`` ids (START, then the answer shifted right), ``h: (N, H)``
-    -> scores ``(N, T, V)``. ``backward(dscores)`` -> ``dh: (N, H)``, what flows back into the encoder.
+    ``forward(ts, h)``: ``ts: (N, T)`` ids (START, then the answer shifted
+    right), ``h: (N, H)`` -> scores ``(N, T, V)``. ``backward(dscores)`` ->
+    ``dh: (N, H)``, what flows back into the encoder.
     """
 
     def __init__(self, embed: Embedding, lstm: TimeLSTM, affine: Affine):
@@ -85,34 +101,64 @@ class Decoder:
         self.layers = [embed, lstm, affine]
         self.params = [p for layer in self.layers for p in layer.params]
         self.grads = [g for layer in self.layers for g in layer.grads]
-        self.param_names = ("embed.W", "lstm.Wx", "lstm.Wh", "lstm.b", "affine.W", "affine.b")
+        self.param_names = (
+            "embed.W",
+            "lstm.Wx",
+            "lstm.Wh",
+            "lstm.b",
+            "affine.W",
+            "affine.b",
+        )
         self._check_sizes()
 
     def _check_sizes(self) -> None:
         D, H = self.embed.params[0].shape[1], self.lstm.hidden_size
         if self.lstm.input_size != D or self.affine.params[0].shape[0] != H:
-            raise ValueError(f"Decoder needs an LSTM input of {D} (the embedding) and an affine input of {H}, got "
-                             f"{self.lstm.input_size} and {self.affine.params[0].shape[0]}")
+            raise ValueError(
+                f"Decoder needs an LSTM input of {D} (the embedding) and an "
+                f"affine input of {H}, got "
+                f"{self.lstm.input_size} and "
+                f"{self.affine.params[0].shape[0]}"
+            )
 
     @classmethod
-    def init(cls, V: int, D: int, H: int, rng: np.random.Generator, dtype=np.float32) -> "Decoder":
-        return cls(Embedding.init(V, D, rng, dtype), TimeLSTM.init(D, H, rng, dtype), Affine.init(H, V, rng, dtype))
+    def init(
+        cls,
+        V: int,
+        D: int,
+        H: int,
+        rng: np.random.Generator,
+        dtype=np.float32,
+    ) -> "Decoder":
+        return cls(
+            Embedding.init(V, D, rng, dtype),
+            TimeLSTM.init(D, H, rng, dtype),
+            Affine.init(H, V, rng, dtype),
+        )
 
     def forward(self, ts: np.ndarray, h: np.ndarray) -> np.ndarray:
         ts = _check_ids("Decoder: ts", ts, "(N, T)")
         self.lstm.set_state(h, np.zeros_like(h))
-        return self.affine.forward(self.lstm.forward(self.embed.forward(ts)))  # (N, T, V)
+        # (N, T, V)
+        return self.affine.forward(self.lstm.forward(self.embed.forward(ts)))
 
     def backward(self, dscores: np.ndarray) -> np.ndarray:
-        self.embed.backward(self.lstm.backward(self.affine.backward(dscores)))
-        return self.lstm.dh  # (N, H): the gradient of the initial state, the encoder's h
+        self.embed.backward(
+            self.lstm.backward(self.affine.backward(dscores))
+        )
+        # (N, H): the gradient of the initial state, the encoder's h
+        return self.lstm.dh
 
-    # The step-function interface of seqlab.generate: state = (h, c), each (B, H).
+    # The step-function interface of seqlab.generate: state = (h, c), each
+    # (B, H).
     def initial_state(self, h: np.ndarray) -> tuple[np.ndarray, ...]:
         return h, np.zeros_like(h)
 
-    def step(self, last_ids: np.ndarray, state: tuple[np.ndarray, ...]) -> tuple[np.ndarray, tuple[np.ndarray, ...]]:
-        """One decoding step: ``last_ids: (B,)`` -> ``log_probs: (B, V)`` and the next state."""
+    def step(
+        self, last_ids: np.ndarray, state: tuple[np.ndarray, ...]
+    ) -> tuple[np.ndarray, tuple[np.ndarray, ...]]:
+        """One decoding step: ``last_ids: (B,)`` -> ``log_probs: (B, V)`` and
+        the next state."""
         h, c = state
         x = self.embed.params[0][last_ids]  # (B, D)
         h, c, _ = lstm_step_forward(x, h, c, *self.lstm.params)
@@ -121,65 +167,110 @@ class Decoder:
 
 
 class PeekyDecoder(Decoder):
-    """A decoder that peeks: the encoder's ``h`` joins the input of every LSTM step and of the output layer.
+    """A decoder that peeks: the encoder's ``h`` joins the input of every
+    LSTM step and of the output layer.
 
     Taught in: book/07_seq2seq.md
 
-    LSTM input ``[embed(t_i), h]``: (D + H); affine input ``[h_i, h]``: (2H). With the plain
-    decoder, ``h`` is only the first state, and the LSTM must carry it through T updates; here
-    every step reads it afresh. The concatenations happen once per sequence, outside the time loop;
-    ``h`` reaches the loss along T + T + 1 paths, and ``backward`` adds their gradients.
+    LSTM input ``[embed(t_i), h]``: (D + H); affine input ``[h_i, h]``: (2H).
+    With the plain decoder, ``h`` is only the first state, and the LSTM must
+    carry it through T updates; here every step reads it afresh. The
+    concatenations happen once per sequence, outside the time loop; ``h``
+    reaches the loss along T + T + 1 paths, and ``backward`` adds their
+    gradients.
     """
 
     def _check_sizes(self) -> None:
         D, H = self.embed.params[0].shape[1], self.lstm.hidden_size
-        if self.lstm.input_size != D + H or self.affine.params[0].shape[0] != 2 * H:
-            raise ValueError(f"PeekyDecoder needs an LSTM input of D + H = {D + H} and an affine input of 2H = {2 * H}, "
-                             f"got {self.lstm.input_size} and {self.affine.params[0].shape[0]}")
+        if (
+            self.lstm.input_size != D + H
+            or self.affine.params[0].shape[0] != 2 * H
+        ):
+            raise ValueError(
+                f"PeekyDecoder needs an LSTM input of D + H = {D + H} and "
+                f"an affine input of 2H = {2 * H}, "
+                f"got {self.lstm.input_size} and "
+                f"{self.affine.params[0].shape[0]}"
+            )
 
     @classmethod
-    def init(cls, V: int, D: int, H: int, rng: np.random.Generator, dtype=np.float32) -> "PeekyDecoder":
-        return cls(Embedding.init(V, D, rng, dtype), TimeLSTM.init(D + H, H, rng, dtype),
-                   Affine.init(2 * H, V, rng, dtype))
+    def init(
+        cls,
+        V: int,
+        D: int,
+        H: int,
+        rng: np.random.Generator,
+        dtype=np.float32,
+    ) -> "PeekyDecoder":
+        return cls(
+            Embedding.init(V, D, rng, dtype),
+            TimeLSTM.init(D + H, H, rng, dtype),
+            Affine.init(2 * H, V, rng, dtype),
+        )
 
     def forward(self, ts: np.ndarray, h: np.ndarray) -> np.ndarray:
         ts = _check_ids("PeekyDecoder: ts", ts, "(N, T)")
         N, T = ts.shape
         H = h.shape[1]
-        hs_peek = np.broadcast_to(h[:, None, :], (N, T, H))  # (N, T, H), a view: no copy of h per step
+        # (N, T, H), a view: no copy of h per step
+        hs_peek = np.broadcast_to(h[:, None, :], (N, T, H))
         self.lstm.set_state(h, np.zeros_like(h))
-        out = self.lstm.forward(np.concatenate([self.embed.forward(ts), hs_peek], axis=2))  # (N, T, H)
-        return self.affine.forward(np.concatenate([out, hs_peek], axis=2))  # (N, T, V)
+        # (N, T, H)
+        out = self.lstm.forward(
+            np.concatenate([self.embed.forward(ts), hs_peek], axis=2)
+        )
+        # (N, T, V)
+        return self.affine.forward(np.concatenate([out, hs_peek], axis=2))
 
     def backward(self, dscores: np.ndarray) -> np.ndarray:
         H = self.lstm.hidden_size
         d_out_peek = self.affine.backward(dscores)  # (N, T, 2H)
-        d_embed_peek = self.lstm.backward(np.ascontiguousarray(d_out_peek[..., :H]))  # (N, T, D + H)
+        # (N, T, D + H)
+        d_embed_peek = self.lstm.backward(
+            np.ascontiguousarray(d_out_peek[..., :H])
+        )
         D = d_embed_peek.shape[2] - H
         self.embed.backward(d_embed_peek[..., :D])
-        # h was read at every step by the affine layer and the LSTM, and once as the initial state.
-        return d_out_peek[..., H:].sum(axis=1) + d_embed_peek[..., D:].sum(axis=1) + self.lstm.dh
+        # h was read at every step by the affine layer and the LSTM, and once
+        # as the initial state.
+        return (
+            d_out_peek[..., H:].sum(axis=1)
+            + d_embed_peek[..., D:].sum(axis=1)
+            + self.lstm.dh
+        )
 
-    # state = (h, c, h_encoder): the encoder's h travels with each sequence, so beam search keeps it.
+    # state = (h, c, h_encoder): the encoder's h travels with each sequence,
+    # so beam search keeps it.
     def initial_state(self, h: np.ndarray) -> tuple[np.ndarray, ...]:
         return h, np.zeros_like(h), h
 
-    def step(self, last_ids: np.ndarray, state: tuple[np.ndarray, ...]) -> tuple[np.ndarray, tuple[np.ndarray, ...]]:
+    def step(
+        self, last_ids: np.ndarray, state: tuple[np.ndarray, ...]
+    ) -> tuple[np.ndarray, tuple[np.ndarray, ...]]:
         h, c, h_encoder = state
-        x = np.concatenate([self.embed.params[0][last_ids], h_encoder], axis=1)  # (B, D + H)
+        # (B, D + H)
+        x = np.concatenate(
+            [self.embed.params[0][last_ids], h_encoder], axis=1
+        )
         h, c, _ = lstm_step_forward(x, h, c, *self.lstm.params)
         W, b = self.affine.params
-        return log_softmax(np.concatenate([h, h_encoder], axis=1) @ W + b), (h, c, h_encoder)
+        return log_softmax(np.concatenate([h, h_encoder], axis=1) @ W + b), (
+            h,
+            c,
+            h_encoder,
+        )
 
 
 class Seq2seq:
-    """An encoder, a decoder and the loss: ``forward(xs, ts) -> loss``, ``backward()``, ``generate``.
+    """An encoder, a decoder and the loss: ``forward(xs, ts) -> loss``,
+    ``backward()``, ``generate``.
 
     Taught in: book/07_seq2seq.md
 
-    ``xs: (N, T_in)`` source ids; ``ts: (N, 1 + T_out)`` START then the answer. The decoder reads
-    ``ts[:, :-1]`` and is scored on ``ts[:, 1:]`` (teacher forcing); the loss is the mean
-    cross-entropy per answer character.
+    ``xs: (N, T_in)`` source ids; ``ts: (N, 1 + T_out)`` START then the
+    answer. The decoder reads ``ts[:, :-1]`` and is scored on ``ts[:, 1:]``
+    (teacher forcing); the loss is the mean cross-entropy per answer
+    character.
     """
 
     decoder_class = Decoder
@@ -189,46 +280,76 @@ class Seq2seq:
         self.loss_layer = SoftmaxCrossEntropy()
         self.params = encoder.params + decoder.params
         self.grads = encoder.grads + decoder.grads
-        self.param_names = tuple(f"encoder.{n}" for n in encoder.param_names) + \
-            tuple(f"decoder.{n}" for n in decoder.param_names)
+        self.param_names = tuple(
+            f"encoder.{n}" for n in encoder.param_names
+        ) + tuple(f"decoder.{n}" for n in decoder.param_names)
 
     @classmethod
-    def init(cls, V: int, D: int, H: int, rng: np.random.Generator | int = 0, dtype=np.float32,
-             forget_bias: float | None = None, weights: str = "torch") -> "Seq2seq":
-        """Embeddings of size D and LSTMs of size H, initialized from ``rng``.
+    def init(
+        cls,
+        V: int,
+        D: int,
+        H: int,
+        rng: np.random.Generator | int = 0,
+        dtype=np.float32,
+        forget_bias: float | None = None,
+        weights: str = "torch",
+    ) -> "Seq2seq":
+        """Embeddings of size D and LSTMs of size H, initialized from
+        ``rng``.
 
-        ``weights="torch"`` draws them in the style of ``torch.nn`` (uniform weights and biases in
-        +-1/sqrt(H) for the LSTMs and +-1/sqrt(fan_in) for the output layer, standard normal
-        embeddings); each LSTM has one bias, where ``nn.LSTM`` draws two and sums them, so the
-        summed bias's distribution differs from PyTorch's. ``weights="dlfs2"`` draws them as
-        "Deep Learning from Scratch 2" does (``ch07/seq2seq.py``): normal weights divided by
-        sqrt(fan_in), embeddings divided by 100, zero biases. The two differ in three ways at
-        once (weight distribution, biases, embedding scale); chapter 7 measures them together.
-        ``forget_bias``: when given, both LSTMs' forget-gate biases start at this value instead
-        (chapter 4: a bias of 1 keeps about 73% of the cell per step at first, meant to let the
-        state, here the encoder's summary, survive the early updates; chapter 7 measures its effect).
+        ``weights="torch"`` draws them in the style of ``torch.nn`` (uniform
+        weights and biases in +-1/sqrt(H) for the LSTMs and +-1/sqrt(fan_in)
+        for the output layer, standard normal embeddings); each LSTM has one
+        bias, where ``nn.LSTM`` draws two and sums them, so the summed bias's
+        distribution differs from PyTorch's. ``weights="dlfs2"`` draws them
+        as "Deep Learning from Scratch 2" does (``ch07/seq2seq.py``): normal
+        weights divided by sqrt(fan_in), embeddings divided by 100, zero
+        biases. The two differ in three ways at once (weight distribution,
+        biases, embedding scale); chapter 7 measures them together.
+        ``forget_bias``: when given, both LSTMs' forget-gate biases start at
+        this value instead (chapter 4: a bias of 1 keeps about 73% of the
+        cell per step at first, meant to let the state, here the encoder's
+        summary, survive the early updates; chapter 7 measures its effect).
         """
         if weights not in ("torch", "dlfs2"):
-            raise ValueError(f'weights must be "torch" or "dlfs2", got {weights!r}')
-        rng = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
-        model = cls(Encoder.init(V, D, H, rng, dtype), cls.decoder_class.init(V, D, H, rng, dtype))
+            raise ValueError(
+                f'weights must be "torch" or "dlfs2", got {weights!r}'
+            )
+        rng = (
+            rng
+            if isinstance(rng, np.random.Generator)
+            else np.random.default_rng(rng)
+        )
+        model = cls(
+            Encoder.init(V, D, H, rng, dtype),
+            cls.decoder_class.init(V, D, H, rng, dtype),
+        )
         if weights == "dlfs2":
             for name, p in zip(model.param_names, model.params):
                 if name.endswith("embed.W"):
                     p[...] = rng.standard_normal(p.shape) / 100
                 elif name.endswith(".b"):
                     p[...] = 0
-                else:  # Wx (D_in, 4H), Wh (H, 4H), affine W (H_in, V): N(0, 1 / fan_in)
-                    p[...] = rng.standard_normal(p.shape) / np.sqrt(p.shape[0])
+                # Wx (D_in, 4H), Wh (H, 4H), affine W (H_in, V):
+                # N(0, 1 / fan_in)
+                else:
+                    p[...] = rng.standard_normal(p.shape) / np.sqrt(
+                        p.shape[0]
+                    )
         if forget_bias is not None:
             for lstm in (model.encoder.lstm, model.decoder.lstm):
-                lstm.params[2][H:2 * H] = forget_bias  # b: (4H,), blocks i, f, g, o
+                # b: (4H,), blocks i, f, g, o
+                lstm.params[2][H:2 * H] = forget_bias
         return model
 
     def forward(self, xs: np.ndarray, ts: np.ndarray) -> float:
         ts = _check_ids("Seq2seq: ts", ts, "(N, 1 + T_out)")
         if ts.shape[1] < 2:
-            raise ValueError(f"ts must hold START and at least one answer token, (N, 1 + T_out); got shape {ts.shape}")
+            raise ValueError(
+                "ts must hold START and at least one answer token, (N, 1 + "
+                f"T_out); got shape {ts.shape}"
+            )
         hs = self.encoder.forward(xs)
         self._hs_shape = hs.shape
         scores = self.decoder.forward(ts[:, :-1], hs[:, -1])
@@ -240,11 +361,19 @@ class Seq2seq:
         dhs[:, -1] = dh  # only the last hidden state reached the decoder
         self.encoder.backward(dhs)
 
-    def generate(self, xs: np.ndarray, start_id: int, length: int) -> np.ndarray:
-        """Greedy decoding: ``xs: (N, T_in)`` -> ``(N, length)`` ids, each step's argmax fed back in."""
+    def generate(
+        self, xs: np.ndarray, start_id: int, length: int
+    ) -> np.ndarray:
+        """Greedy decoding: ``xs: (N, T_in)`` -> ``(N, length)`` ids, each
+        step's argmax fed back in."""
         h = self.encoder.forward(xs)[:, -1]
         start_ids = np.full(len(h), start_id, dtype=np.int64)
-        return greedy_decode(self.decoder.step, self.decoder.initial_state(h), start_ids, length)
+        return greedy_decode(
+            self.decoder.step,
+            self.decoder.initial_state(h),
+            start_ids,
+            length,
+        )
 
 
 class PeekySeq2seq(Seq2seq):

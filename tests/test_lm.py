@@ -256,3 +256,19 @@ def test_lm_experiment_trains_and_scores_one_seeded_model():
     assert lm_experiment("RNN LM", "agreement", 1, **settings)["perplexity"] != lm_experiment("RNN LM", "agreement", 0, **settings)["perplexity"]
     with pytest.raises(ValueError, match="model must be one of"):
         lm_experiment("Transformer LM", "agreement", 0, **settings)
+
+
+def test_lm_experiment_builds_a_stacked_rnn_lm_with_its_options():
+    from seqlab.corpora import agreement_corpus
+    from seqlab.lm import lm_experiment
+    from seqlab.models import StackedRNNLM
+
+    settings = dict(D=4, H=6, batch_size=4, time_size=5, lr=0.01, steps=3)
+    two = lm_experiment("stacked RNN LM", "agreement", 0, num_layers=2, **settings)
+    V = len(agreement_corpus().vocab)
+    expected = StackedRNNLM(V, 4, 6, np.random.default_rng(0), num_layers=2)
+    assert two["parameters"] == sum(p.size for p in expected.params)
+    # One layer is the RNN LM itself: the same weights from the same seed, the same result.
+    one = lm_experiment("stacked RNN LM", "agreement", 0, num_layers=1, **settings)
+    assert one["perplexity"] == pytest.approx(lm_experiment("RNN LM", "agreement", 0, **settings)["perplexity"],
+                                              rel=1e-6)

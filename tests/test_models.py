@@ -19,7 +19,7 @@ from seqlab.convert import (
 )
 from seqlab.gradcheck import numerical_gradient, relative_error
 from seqlab.models import GRULM, RNNLM, BetterLSTMLM, LSTMLM
-from seqlab.torch_lm import TorchLM
+from seqlab.lm_torch import TorchLM
 
 V, D, H = 6, 3, 4
 
@@ -297,3 +297,157 @@ def test_better_lstmlm_explains_wrong_arguments():
         BetterLSTMLM(V, H, H, rng).predict(np.array([1, 2]))
     with pytest.raises(ValueError, match=r"LSTMLM expects token ids xs of shape \(N, T\)"):
         LSTMLM(V, D, H, rng).predict(np.array([1, 2]))
+
+
+# --- StackedRNNLM -------------------------------------------------------------------------------
+
+def test_stacked_rnnlm_gradients_of_every_parameter():
+    from seqlab.models import StackedRNNLM
+
+    rng = np.random.default_rng(30)
+    model = StackedRNNLM(V, D, H, rng, num_layers=2, dtype=np.float64)
+    names = assert_model_gradients(model, *tokens(rng))
+    assert names[1:4] == ["rnn.l0.Wx", "rnn.l0.Wh", "rnn.l0.b"] and names[4:7] == ["rnn.l1.Wx", "rnn.l1.Wh", "rnn.l1.b"]
+
+
+def test_stacked_rnnlm_with_one_layer_is_rnnlm():
+    from seqlab.models import StackedRNNLM
+
+    one, reference = StackedRNNLM(V, D, H, np.random.default_rng(31), num_layers=1), RNNLM(V, D, H, np.random.default_rng(31))
+    for ours, theirs in zip(one.params, reference.params, strict=True):
+        np.testing.assert_array_equal(ours, theirs)
+    xs, _ = tokens(np.random.default_rng(32), (2, 6))
+    np.testing.assert_allclose(one.predict(xs), reference.predict(xs), rtol=1e-6, atol=1e-7)
+
+
+def test_stacked_rnnlm_matches_nn_rnn_with_two_layers_over_two_blocks():
+    from seqlab.models import StackedRNNLM
+
+    rng = np.random.default_rng(33)
+    model = StackedRNNLM(V, D, H, rng, num_layers=2)
+    embedding, rnn, linear = embedding_to_torch(model.embedding), time_rnn_to_torch(model.rnn), affine_to_linear(model.output)
+    assert rnn.num_layers == 2
+    state = None
+    for _ in range(2):  # the state carries across calls, in both
+        xs, ts = tokens(rng)
+        loss = model.forward(xs, ts)
+        model.backward()
+        for module in (embedding, rnn, linear):
+            module.zero_grad()
+        hs, state = rnn(embedding(torch.from_numpy(xs)), state)
+        t_loss = F.cross_entropy(linear(hs).reshape(-1, V), torch.from_numpy(ts).reshape(-1))
+        t_loss.backward()
+        state = state.detach()  # truncated BPTT: the gradient stops at the block boundary
+        assert loss == pytest.approx(t_loss.item(), rel=1e-5)
+        torch_grads = [embedding.weight.grad.numpy(), *torch_rnn_grads_as_numpy(rnn), *linear_grads_as_affine(linear)]
+        for name, ours, theirs in zip(model.param_names, model.grads, torch_grads, strict=True):
+            torch.testing.assert_close(torch.from_numpy(ours), torch.from_numpy(np.ascontiguousarray(theirs)),
+                                       atol=1e-5, rtol=1e-5, msg=lambda m: f"{name}: {m}")
+
+
+def test_stacked_rnnlm_refuses_a_bad_number_of_layers():
+    from seqlab.models import StackedRNNLM
+
+    for bad in (0, 1.5):
+        with pytest.raises(ValueError, match="num_layers, an integer >= 1"):
+            StackedRNNLM(V, D, H, np.random.default_rng(0), num_layers=bad)
+
+
+# --- ClassToSequenceRNN (one-to-many) -----------------------------------------------------------
+
+C = 4  # classes
+
+
+def toy_patterns():
+    """The chapter's toy task on V = 6 tokens (<bos> = 0, <eos> = 1): classes, inputs, targets."""
+    targets = np.array([[2, 3, 4, 5, 1], [2, 3, 5, 4, 1], [5, 4, 3, 2, 1], [5, 4, 2, 3, 1]])  # "a b c d <eos>", ...
+    inputs = np.concatenate([np.zeros((C, 1), np.int64), targets[:, :-1]], axis=1)  # <bos>, then teacher forcing
+    return np.arange(C), inputs, targets
+
+
+def class_to_sequence_in_torch(model, classes, xs, ts):
+    """The same model from torch modules: nn.Embedding(C, H) gives h_0; the loss and every gradient, as NumPy."""
+    class_embedding, embedding = embedding_to_torch(model.class_embedding), embedding_to_torch(model.embedding)
+    rnn, linear = time_rnn_to_torch(model.rnn), affine_to_linear(model.output)
+    h0 = class_embedding(torch.from_numpy(classes))[None]  # (1, N, H)
+    logits = linear(rnn(embedding(torch.from_numpy(xs)), h0)[0])  # (N, T, V)
+    loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), torch.from_numpy(ts).reshape(-1))
+    loss.backward()
+    grads = [class_embedding.weight.grad.numpy(), embedding.weight.grad.numpy(), *torch_rnn_grads_as_numpy(rnn),
+             *linear_grads_as_affine(linear)]
+    return loss.item(), grads, (class_embedding, embedding, rnn, linear)
+
+
+def test_class_to_sequence_gradients_of_every_parameter():
+    from seqlab.models import ClassToSequenceRNN
+
+    rng = np.random.default_rng(40)
+    model = ClassToSequenceRNN(C, V, D, H, rng, dtype=np.float64)
+    classes = np.array([2, 0, 2])  # a class used twice: its row gets both gradients
+    xs, ts = tokens(rng, (3, 5))
+
+    def loss() -> float:
+        return model.forward(classes, xs, ts)
+
+    loss()
+    model.backward()
+    for name, p, g in zip(model.param_names, model.params, [g.copy() for g in model.grads]):
+        numeric = numerical_gradient(loss, p, eps=EPS)
+        np.testing.assert_allclose(g, numeric, rtol=1e-6, atol=ATOL,
+                                   err_msg=f"d{name}: relative error {relative_error(g, numeric):.1e}")
+    assert np.all(model.grads[0][[1, 3]] == 0), "classes 1 and 3 are not in the batch: their rows get no gradient"
+
+
+def test_class_to_sequence_matches_the_same_model_in_torch():
+    from seqlab.models import ClassToSequenceRNN
+
+    for dtype, tolerance in ((np.float64, 1e-10), (np.float32, 1e-5)):
+        model = ClassToSequenceRNN(C, V, D, H, np.random.default_rng(41), dtype=dtype)
+        classes, xs, ts = toy_patterns()
+        loss = model.forward(classes, xs, ts)
+        model.backward()
+        t_loss, t_grads, _ = class_to_sequence_in_torch(model, classes, xs, ts)
+        assert loss == pytest.approx(t_loss, rel=tolerance)
+        for name, ours, theirs in zip(model.param_names, model.grads, t_grads, strict=True):
+            np.testing.assert_allclose(ours, theirs, rtol=tolerance, atol=tolerance, err_msg=name)
+
+
+def test_class_to_sequence_generates_what_the_torch_model_generates_greedily():
+    from seqlab.models import ClassToSequenceRNN
+
+    model = ClassToSequenceRNN(C, V, D, H, np.random.default_rng(42), dtype=np.float64)
+    classes = np.array([3, 1, 0, 2, 1])
+    generated = model.generate(classes, bos=0, length=7)
+    assert generated.shape == (5, 7) and np.issubdtype(generated.dtype, np.integer)
+    _, _, (class_embedding, embedding, rnn, linear) = class_to_sequence_in_torch(model, *toy_patterns())
+    with torch.no_grad():
+        h, token, expected = class_embedding(torch.from_numpy(classes))[None], torch.zeros((5, 1), dtype=torch.long), []
+        for _ in range(7):
+            out, h = rnn(embedding(token), h)
+            token = linear(out).argmax(dim=-1)  # (5, 1)
+            expected.append(token[:, 0].numpy())
+    np.testing.assert_array_equal(generated, np.stack(expected, axis=1))
+
+
+def test_class_to_sequence_learns_the_chapters_toy_patterns():
+    from seqlab.models import ClassToSequenceRNN
+    from seqlab.optim import Adam
+
+    classes, xs, ts = toy_patterns()
+    model = ClassToSequenceRNN(C, V, 8, 16, np.random.default_rng(0))
+    optimizer = Adam(0.05)
+    for _ in range(150):
+        model.forward(classes, xs, ts)
+        model.backward()
+        optimizer.update(model.params, model.grads)
+    np.testing.assert_array_equal(model.generate(classes, bos=0, length=ts.shape[1]), ts)
+
+
+def test_class_to_sequence_explains_wrong_inputs():
+    from seqlab.models import ClassToSequenceRNN
+
+    model = ClassToSequenceRNN(C, V, D, H, np.random.default_rng(43))
+    with pytest.raises(ValueError, match=r"classes of shape \(N,\) and token ids xs of shape \(N, T\)"):
+        model.predict(np.array([0, 1]), np.array([[1, 2, 3]]))
+    with pytest.raises(ValueError, match=r"must lie in \[0, 3\]"):
+        model.predict(np.array([C]), np.array([[1, 2, 3]]))

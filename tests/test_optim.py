@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 import torch
 
-from seqlab.optim import SGD, Adam, clip_grads_by_global_norm, global_norm
+from seqlab.optim import SGD, Adam, AdamW, clip_grads_by_global_norm, global_norm
 
 
 def arrays(seed, shapes=((3, 4), (4,), (2, 2, 2))):
@@ -11,14 +11,27 @@ def arrays(seed, shapes=((3, 4), (4,), (2, 2, 2))):
     return [rng.standard_normal(s).astype(np.float32) for s in shapes]
 
 
-@pytest.mark.parametrize("make", [lambda: (SGD(0.1), torch.optim.SGD, {"lr": 0.1}),
-                                  lambda: (Adam(0.01), torch.optim.Adam, {"lr": 0.01})], ids=["sgd", "adam"])
+# (ours, the torch optimizer, its arguments): defaults first, then each kind of weight decay.
+MATCHING_TORCH = {
+    "sgd": lambda: (SGD(0.1), torch.optim.SGD, {"lr": 0.1}),
+    "adam": lambda: (Adam(0.01), torch.optim.Adam, {"lr": 0.01}),
+    "sgd-weight-decay": lambda: (SGD(0.1, weight_decay=0.3), torch.optim.SGD, {"lr": 0.1, "weight_decay": 0.3}),
+    "adam-weight-decay": lambda: (Adam(0.01, weight_decay=0.3), torch.optim.Adam,
+                                  {"lr": 0.01, "weight_decay": 0.3}),
+    "adamw": lambda: (AdamW(0.01, weight_decay=0.3), torch.optim.AdamW, {"lr": 0.01, "weight_decay": 0.3}),
+    "adamw-default-decay": lambda: (AdamW(0.01), torch.optim.AdamW, {"lr": 0.01}),
+    "adam-decoupled": lambda: (Adam(0.01, weight_decay=0.3, decoupled_weight_decay=True), torch.optim.Adam,
+                               {"lr": 0.01, "weight_decay": 0.3, "decoupled_weight_decay": True}),
+}
+
+
+@pytest.mark.parametrize("make", MATCHING_TORCH.values(), ids=MATCHING_TORCH.keys())
 def test_optimizers_match_torch_over_several_steps(make):
     ours, torch_optimizer, kwargs = make()
     params = arrays(0)
     t_params = [torch.tensor(p.copy(), requires_grad=True) for p in params]
     opt = torch_optimizer(t_params, **kwargs)
-    for step in range(5):
+    for step in range(20):
         grads = arrays(10 + step)
         ours.update(params, grads)
         for t, g in zip(t_params, grads):
@@ -26,6 +39,62 @@ def test_optimizers_match_torch_over_several_steps(make):
         opt.step()
     for p, t in zip(params, t_params):
         torch.testing.assert_close(torch.from_numpy(p), t.detach(), rtol=1e-6, atol=1e-6)
+
+
+def test_weight_decay_leaves_the_gradients_unchanged():
+    """The decayed gradient is a new array: the layer's own grads stay the loss's gradient."""
+    for optimizer in (SGD(0.1, weight_decay=0.5), Adam(0.1, weight_decay=0.5), AdamW(0.1, weight_decay=0.5)):
+        params, grads = arrays(0), arrays(1)
+        before = [g.copy() for g in grads]
+        optimizer.update(params, grads)
+        for g, g0 in zip(grads, before):
+            np.testing.assert_array_equal(g, g0)
+
+
+def test_sgd_weight_decay_is_an_l2_penalty_in_the_loss():
+    """SGD(weight_decay=lam) on g is plain SGD on the gradient of L + (lam / 2) ||W||^2, g + lam W."""
+    lam = 0.25
+    decayed, penalized = arrays(0), arrays(0)
+    for step in range(10):
+        grads = arrays(10 + step)
+        SGD(0.1, weight_decay=lam).update(decayed, grads)
+        SGD(0.1).update(penalized, [g + lam * W for g, W in zip(grads, penalized)])
+    for a, b in zip(decayed, penalized):
+        np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
+
+
+def test_zero_weight_decay_changes_nothing():
+    """weight_decay=0 is the plain optimizer, bit for bit, for every kind of decay."""
+    pairs = [(SGD(0.1), SGD(0.1, weight_decay=0.0)), (Adam(0.01), Adam(0.01, weight_decay=0.0)),
+             (Adam(0.01), AdamW(0.01, weight_decay=0.0))]
+    for plain, zero_decay in pairs:
+        a, b = arrays(0), arrays(0)
+        for step in range(10):
+            grads = arrays(10 + step)
+            plain.update(a, grads)
+            zero_decay.update(b, grads)
+        for x, z in zip(a, b):
+            np.testing.assert_array_equal(x, z)
+
+
+def test_adam_and_adamw_decay_differ_and_adamw_shrinks_by_lr_times_lambda():
+    """Adam's coupled decay is rescaled by sqrt(v_hat); AdamW's is lr * lambda * W, whatever the gradient."""
+    lr, lam = 0.1, 0.5
+    params_w, params_a, params_0 = arrays(0), arrays(0), arrays(0)
+    grads = arrays(1)
+    AdamW(lr, weight_decay=lam).update(params_w, grads)
+    Adam(lr, weight_decay=lam).update(params_a, grads)
+    Adam(lr).update(params_0, grads)
+    for w, a, p0, start in zip(params_w, params_a, params_0, arrays(0)):
+        np.testing.assert_allclose(w, p0 - lr * lam * start, rtol=1e-5, atol=1e-6)
+        assert np.abs(w - a).max() > 1e-3
+
+
+@pytest.mark.parametrize("make", [lambda: SGD(0.1, weight_decay=-0.1), lambda: Adam(weight_decay=-1.0),
+                                  lambda: AdamW(weight_decay=-0.01)], ids=["sgd", "adam", "adamw"])
+def test_negative_weight_decay_is_refused(make):
+    with pytest.raises(ValueError, match="weight_decay must be 0 or positive"):
+        make()
 
 
 @pytest.mark.parametrize("max_norm", [0.5, 100.0])

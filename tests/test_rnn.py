@@ -378,3 +378,42 @@ def test_embedding_refuses_ids_outside_the_vocabulary():
         layer.forward(np.array([5]))
     with pytest.raises(TypeError, match="integer token ids"):
         layer.forward(np.array([0.0, 1.0]))
+
+
+# --- the bidirectional RNN's own weights W' ---------------------------------------------------
+
+def test_bidirectional_forward_is_the_two_recurrences_with_their_own_weights():
+    """h_t from h_{t-1} with Wx, Wh, b; h'_t from h'_{t+1} with W'x, W'h, b', from t = T-1 down to 0."""
+    rng = np.random.default_rng(20)
+    layer = BidirectionalRNN.init(D, H, rng, dtype=np.float64)
+    xs = rng.standard_normal((N, T, D))
+    (Wx, Wh, b), (Wx_r, Wh_r, b_r) = layer.forward_layer.params, layer.backward_layer.params
+    for W, W_r in zip(layer.forward_layer.params, layer.backward_layer.params):
+        assert not np.shares_memory(W, W_r) and not np.array_equal(W, W_r)
+    h, h_r = np.zeros((N, H)), np.zeros((N, H))
+    forward_states, backward_states = [None] * T, [None] * T
+    for t in range(T):
+        h = np.tanh(h @ Wh + xs[:, t] @ Wx + b)
+        forward_states[t] = h
+    for t in reversed(range(T)):
+        h_r = np.tanh(h_r @ Wh_r + xs[:, t] @ Wx_r + b_r)
+        backward_states[t] = h_r
+    expected = np.concatenate([np.stack(forward_states, 1), np.stack(backward_states, 1)], axis=-1)
+    np.testing.assert_allclose(layer.forward(xs), expected, rtol=1e-12, atol=1e-12)
+
+
+def test_nn_rnn_keeps_the_backward_weights_under_reverse_names_and_reusing_W_differs():
+    rng = np.random.default_rng(21)
+    layer = BidirectionalRNN.init(D, H, rng)
+    module = time_rnn_to_torch(layer)
+    Wx_r, Wh_r, b_r = layer.backward_layer.params
+    assert_same(Wx_r.T, module.weight_ih_l0_reverse, "weight_ih_l0_reverse", rtol=0, atol=0)
+    assert_same(Wh_r.T, module.weight_hh_l0_reverse, "weight_hh_l0_reverse", rtol=0, atol=0)
+    assert_same(b_r, module.bias_ih_l0_reverse + module.bias_hh_l0_reverse, "reverse biases", rtol=0, atol=0)
+    xs = rng.standard_normal((N, T, D)).astype(np.float32)
+    t_out = module(to_torch(xs))[0].detach().numpy()
+    reusing_W = BidirectionalRNN(layer.forward_layer, TimeRNN(*layer.forward_layer.params))
+    np.testing.assert_allclose(layer.forward(xs), t_out, rtol=1e-5, atol=1e-6)
+    tied = reusing_W.forward(xs)
+    np.testing.assert_allclose(tied[..., :H], t_out[..., :H], rtol=1e-5, atol=1e-6)
+    assert np.abs(tied[..., H:] - t_out[..., H:]).max() > 1e-2
