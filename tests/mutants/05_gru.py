@@ -2,21 +2,22 @@
 # Plausible student bugs, each written into the solution: (answer cell, code replaced, replacement,
 # the test cell that must catch it).
 MUTANTS = {
-    # Task 1: retention across the two conventions, and the span.
-    "textbook convention still keeps z": (
-        "update_gate_retention", "keep = 1 - z  #", "keep = z  #", "test-update_gate_retention"),
-    "retention multiplies the gates of steps 1..t-1 only (exclusive product)": (
-        "update_gate_retention", "return np.cumprod(keep, axis=1)",
-        "return np.cumprod(np.concatenate([np.ones_like(keep[:, :1]), keep[:, :-1]], axis=1), axis=1)",
-        "test-update_gate_retention"),
-    "memory span counts the steps whose own gate passes the threshold": (
-        "update_gate_retention", "return np.sum(retention >= threshold, axis=1)",
-        "return np.sum(np.asarray(z) >= threshold, axis=1)", "test-update_gate_retention"),
-    "memory span counts only retentions strictly above the threshold": (
-        "update_gate_retention", "retention >= threshold", "retention > threshold", "test-update_gate_retention"),
-    "memory span ignores the threshold argument": (
-        "update_gate_retention", "return np.sum(retention >= threshold, axis=1)",
-        "return np.sum(retention >= 0.5, axis=1)", "test-update_gate_retention"),
+    # Task 1: the update gate's bias for a chosen span, in either convention.
+    "textbook convention returns PyTorch's bias (its z taken as the share of the old state)": (
+        "update_bias_for_span", 'return -bias if convention == "textbook" else bias', "return bias",
+        "test-update_bias_for_span"),
+    "1 - q as a difference, which loses the digits of long spans": (
+        "update_bias_for_span", "bias = log_keep - np.log(-np.expm1(log_keep))",
+        "bias = log_keep - np.log(1 - np.exp(log_keep))", "test-update_bias_for_span"),
+    "a span of 0 steps not set apart (0 / 0 gives NaN at threshold 1)": (
+        "update_bias_for_span", "np.where(span == 0, -np.inf, bias)", "bias", "test-update_bias_for_span"),
+    "threshold ignored: the bias that keeps half of the state": (
+        "update_bias_for_span", "np.log(np.float64(threshold))", "np.log(0.5)", "test-update_bias_for_span"),
+    "share kept per step from threshold ** span, not threshold ** (1 / span)": (
+        "update_bias_for_span", "np.log(np.float64(threshold)) / span", "np.log(np.float64(threshold)) * span",
+        "test-update_bias_for_span"),
+    "no check that the threshold is a share, in [0, 1]": (
+        "update_bias_for_span", "if not 0 <= threshold <= 1:", "if False:", "test-update_bias_for_span"),
     # Task 2: DLFS2's weights in nn.GRUCell's layout.
     "DLFS2's update gate copied as it is, not relabeled (z for 1 - z)": (
         "dlfs2_gru_to_torch_layout", "flip = -1", "flip = 1", "test-dlfs2_gru_to_torch_layout"),
