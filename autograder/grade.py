@@ -15,7 +15,9 @@ The pipeline, for each exercise (default: every exercise with a folder in ``subm
 4. ``nbgrader autograde`` then runs serially, as the gradebook's only writer, with the cached
    outputs in place of execution; then ``generate_feedback`` (hidden tests' code removed);
 5. ``autograder/var/reports/<id>/``: ``scores.csv``, ``flags.csv``, one ``<student>.txt`` per
-   student, and nbgrader's ``grades.csv``; a summary table is printed.
+   student, nbgrader's ``grades.csv``, and ``report.html``, the instructor's page of the exercise
+   (``report.py``: score distribution, pass rate per task, anonymous failure messages, flagged and
+   ungradable submissions); a summary table is printed, with the page's path.
 """
 from __future__ import annotations
 
@@ -38,6 +40,7 @@ from pathlib import Path
 import nbformat
 from filelock import FileLock
 
+from autograder import report
 from autograder import submission as sub
 from autograder.nbgrader_cli import CONFIG, REPO, nbgrader
 from autograder.sandbox import Limits, bwrap_path, student_site
@@ -333,6 +336,7 @@ def write_reports(course: Course, results: dict[str, dict]) -> None:
         lines.append(f"flags: {len(r.get('flags', []))}")
         lines += [f"  - {flag}" for flag in r.get("flags", [])]
         (students / f"{student}.txt").write_text("\n".join(lines) + "\n")
+    report.write_report(course.reports, course.assignment, results, course.source, course.root)
 
 
 def print_summary(course: Course, results: dict[str, dict], graded_now: int, seconds: float) -> None:
@@ -344,6 +348,7 @@ def print_summary(course: Course, results: dict[str, dict], graded_now: int, sec
         detail = r.get("reason", "") if r["status"] != "graded" else "; ".join(f.split(":")[0] for f in flags)
         print(f"  {student:<20}{r['status']:<11}{r.get('score', 0.0):>7.1f}{r.get('max_score', 0.0):>5.0f}  {detail}")
     print(f"  reports in {course.reports}")
+    print(f"  report page: {course.reports / 'report.html'}")
 
 
 def main(argv: list[str] | None = None) -> None:
