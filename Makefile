@@ -14,17 +14,18 @@ export TQDM_DISABLE ?= 1
 # nbgrader and jupyter-book call tools of the environment (alembic, jupyter) by name.
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: help book test lab release grade grade-demo bench bench-grade clean system-book system-test
+.PHONY: help book test lab hub release grade grade-demo bench bench-grade clean system-book system-test
 .DEFAULT_GOAL := help
 
 help:
 	@echo "make book        build the website into _build/html (creates .venv when needed)"
 	@echo "make test        run every test (creates .venv when needed)"
 	@echo "make lab         JupyterLab on the student exercises in notebooks/ (Validate, chapters as notebooks)"
+	@echo "make hub         (as root) a JupyterHub for a class: accounts, exchange, then the hub on HUB_IP:HUB_PORT"
 	@echo "make release     regenerate the student notebooks in notebooks/ from solutions/"
 	@echo "make grade       grade autograder/var/submitted/ in the sandbox, in parallel; print a summary (ASSIGNMENT=<id> for one)"
 	@echo "make grade-demo  grade three demo submissions of exercise 01 in the sandbox and print their scores"
-	@echo "make bench       time the NumPy layers against PyTorch, the book's clean and cached builds and the autograder; writes benchmarks/RESULTS.md"
+	@echo "make bench       time the NumPy layers against PyTorch, the book's builds, the autograder and a 300-submission class load; writes benchmarks/RESULTS.md"
 	@echo "make bench-grade time 60 demo submissions: plain serial nbgrader against the sandboxed parallel grader"
 	@echo "make clean       remove .venv, _build and the vendored MathJax"
 
@@ -106,6 +107,26 @@ lab: $(INSTALLED)
 	@if [ "$$(id -u)" = 0 ]; then echo "make lab: running as root (a container or a CI machine): passing --allow-root to Jupyter"; fi
 	JUPYTER_CONFIG_PATH=$(if $(LAB_CONFIG_PATH),$(LAB_CONFIG_PATH):)$(CURDIR)/lab_config \
 	  $(BIN)/jupyter lab $$([ "$$(id -u)" = 0 ] && echo --allow-root) $(LAB_ARGS)
+
+# A JupyterHub for a class (book/jupyterhub.md): as root, it creates the accounts (passwords in
+# $(HUB_ROOT)/accounts.txt), nbgrader's exchange with one inbound folder per student, and the
+# instructor's course folder (autograder/hub/setup_class.py), then runs the hub in the foreground.
+# The proxy, configurable-http-proxy, is installed from npm into _vendor/hub at the versions of
+# autograder/hub/package-lock.json.
+HUB_ROOT ?= /srv/seqmodels
+HUB_IP ?= 127.0.0.1
+HUB_PORT ?= 8000
+HUB_INSTRUCTOR ?= instructor
+HUB_STUDENTS ?= student1 student2 student3
+HUB_PROXY := _vendor/hub/.installed
+$(HUB_PROXY): autograder/hub/package.json autograder/hub/package-lock.json
+	@rm -rf _vendor/hub && mkdir -p _vendor/hub && cp $^ _vendor/hub/
+	cd _vendor/hub && npm ci --silent --no-audit --no-fund
+	@touch $@
+hub: system-book $(INSTALLED) $(HUB_PROXY)
+	$(BIN)/python -m autograder.hub.setup_class --root $(HUB_ROOT) --instructor $(HUB_INSTRUCTOR) --students $(HUB_STUDENTS)
+	SEQMODELS_HUB_ROOT=$(HUB_ROOT) SEQMODELS_HUB_IP=$(HUB_IP) SEQMODELS_HUB_PORT=$(HUB_PORT) \
+	  exec $(BIN)/jupyterhub -f autograder/hub/jupyterhub_config.py
 
 release: $(INSTALLED)
 	$(BIN)/python -m autograder.release

@@ -7,9 +7,11 @@ rendered, search, phone width, dark mode, contrast) is in test_browser.py.
 """
 from __future__ import annotations
 
+import importlib.util
 import json
 import posixpath
 import re
+import subprocess
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -122,17 +124,71 @@ def test_notebook_page_offers_its_ipynb_and_launch_links(built_book, page):
         assert not hub_links, f"{page} offers a JupyterHub link, but _config.yml sets no jupyterhub_url"
 
 
-def test_a_jupyterhub_url_in_config_reaches_the_launch_buttons():
-    """Setting ``launch_buttons.jupyterhub_url`` in _config.yml is all it takes (no other file)."""
+def sphinx_options_with(repository: str, **launch) -> dict:
+    """The theme options Sphinx gets from _config.yml with repository.url and launch buttons set,
+    after the course's extension has read them (what a publisher's one setting does)."""
+    from types import SimpleNamespace
+
     from jupyter_book.config import get_final_config
 
     config = book_config()
-    config["launch_buttons"] = {**config.get("launch_buttons", {}), "jupyterhub_url": "https://hub.example.edu"}
+    config["repository"] = {**config.get("repository", {}), "url": repository}
+    config["launch_buttons"] = {**config.get("launch_buttons", {}), **launch}
     sphinx_config, _ = get_final_config(user_yaml=config, cli_config={"latex_individualpages": False},
                                          sourcedir=REPO)
-    launch = sphinx_config["html_theme_options"]["launch_buttons"]
-    assert launch["jupyterhub_url"] == "https://hub.example.edu"
-    assert sphinx_config["html_theme_options"]["repository_url"], "the JupyterHub link needs repository.url"
+    options = dict(sphinx_config["html_theme_options"])
+    course_pages()._repository_buttons_from_the_repository(None, SimpleNamespace(html_theme_options=options))
+    return options
+
+
+def course_pages():
+    spec = importlib.util.spec_from_file_location("course_pages", REPO / "book" / "_ext" / "course_pages.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_a_jupyterhub_url_in_config_reaches_the_launch_buttons():
+    """Setting ``launch_buttons.jupyterhub_url`` (with the repository) is all it takes (no other file)."""
+    options = sphinx_options_with("https://github.com/someone/course", jupyterhub_url="https://hub.example.edu")
+    assert options["launch_buttons"]["jupyterhub_url"] == "https://hub.example.edu"
+    assert options["repository_url"] == "https://github.com/someone/course"
+
+
+def test_one_setting_fills_every_repository_link_and_none_is_invented():
+    """repository.url in _config.yml fills the buttons and the setup page's clone command; empty, the
+    site shows none of them. No address that nobody owns is written anywhere."""
+    published = sphinx_options_with("https://github.com/someone/course")
+    assert all(published[key] for key in ("use_repository_button", "use_issues_button"))
+    assert published["launch_buttons"]["binderhub_url"] and published["launch_buttons"]["colab_url"]
+    unpublished = sphinx_options_with("")
+    assert not any(unpublished.get(key) for key in course_pages().REPOSITORY_BUTTONS)
+    assert not unpublished["launch_buttons"], "launch buttons need the repository's address"
+
+    setup = (REPO / "book" / "setup.md").read_text()
+    filled = course_pages().clone_commands(setup, "https://github.com/someone/course")
+    assert "git clone https://github.com/someone/course.git\ncd course\n" in filled
+    unfilled = course_pages().clone_commands(setup, "")
+    assert "git clone" not in unfilled and "REPOSITORY_" not in unfilled
+
+    tracked = subprocess.run(["git", "ls-files"], cwd=REPO, capture_output=True, text=True, check=True).stdout.split()
+    texts = [f for f in tracked if f.endswith((".md", ".yml", ".py", ".cfg", ".toml", ".txt"))
+             and (REPO / f).is_file() and f != "tests/test_site.py"]
+    invented = [f for f in texts if "seqlab-course" in (REPO / f).read_text(errors="replace")]
+    assert not invented, f"an address nobody owns (github.com/seqlab-course): {invented}"
+
+
+def test_without_a_repository_the_site_links_to_none(built_book):
+    if (book_config().get("repository") or {}).get("url"):
+        pytest.skip("_config.yml names a repository: the launch-link test checks its buttons")
+    for page in PAGES:
+        # The theme's buttons (repository, issues, launch) and any launch link; a link in the prose
+        # to another project (bubblewrap's repository, say) is not one of them.
+        buttons = [a["href"] for a in outline(built_book, page).links
+                   if "btn" in (a.get("class") or "") or re.match(r"https://(mybinder\.org|colab\.research)", a["href"])]
+        foreign = [h for h in buttons if h.startswith("http")]
+        assert not foreign, f"{page}.html links to a repository that _config.yml does not name: {foreign}"
+    assert "git clone" not in (built_book / "book" / "setup.html").read_text()
 
 
 @pytest.mark.parametrize("page", PAGES)
@@ -176,6 +232,19 @@ def test_glossary_gives_every_term_a_chinese_name(built_book):
     assert "book/glossary" in PAGES
 
 
+def test_errata_page_links_reach_their_boxes(built_book):
+    """Each link of the errata page lands on an erratum box (tests/test_errata.py checks the sources)."""
+    page = "book/errata"
+    assert page in PAGES, "book/errata.md is not in _toc.yml"
+    links = [a["href"] for a in outline(built_book, page).links if "#erratum-" in a["href"]]
+    assert len(links) >= 6, f"the errata page links to {len(links)} boxes: {links}"
+    for href in links:
+        target, anchor = href.split("#")
+        html = (built_book / posixpath.dirname(page) / target).read_text()
+        box = re.search(rf'<div class="([^"]*)" id="{re.escape(anchor)}"', html)
+        assert box and "erratum" in box.group(1).split(), f"{href} does not land on an erratum box"
+
+
 def test_setup_page_covers_build_test_lab_and_jupytext():
     text = (REPO / "book" / "setup.md").read_text()
     for needed in ("make book", "make test", "make lab", "Validate", "jupytext", "Troubleshooting"):
@@ -200,7 +269,8 @@ def test_jupyterhub_page_is_in_the_table_of_contents():
 def test_make_lab_uses_the_course_lab_config():
     makefile = (REPO / "Makefile").read_text()
     recipe = re.search(r"^lab:.*?(?=^\S)", makefile, re.S | re.M).group(0)
-    assert "JUPYTER_CONFIG_PATH=$(CURDIR)/lab_config" in recipe and "jupyter lab" in recipe, recipe
+    # lab_config last on the path (a test's own config may come first), then `jupyter lab`.
+    assert re.search(r"JUPYTER_CONFIG_PATH=[^\n]*\$\(CURDIR\)/lab_config", recipe) and "jupyter lab" in recipe, recipe
     overrides = json.loads((REPO / "lab_config" / "settings" / "overrides.json").read_text())
     viewers = overrides["@jupyterlab/docmanager-extension:plugin"]["defaultViewers"]
     assert viewers.get("markdown") == "Jupytext Notebook", "chapters (.md) must open as notebooks in `make lab`"
