@@ -167,13 +167,18 @@ def jupyterlab(root: Path, scratch: Path, extra_config: Path | None = None,
             wait_until_up(lab, server, timeout_s)
             yield lab
         finally:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(server.pid, signal.SIGTERM)
-            try:
-                server.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                os.killpg(server.pid, signal.SIGKILL)
-                server.wait()
+            stop_process_group(server, timeout_s=15)
+
+
+def stop_process_group(process: subprocess.Popen, timeout_s: float) -> None:
+    """SIGTERM to ``process``'s session (started with ``start_new_session``), SIGKILL after ``timeout_s``."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
 
 
 def wait_until_up(lab: Lab, server: subprocess.Popen, timeout_s: float) -> None:

@@ -28,7 +28,6 @@ import json
 import os
 import pwd
 import shutil
-import signal
 import stat
 import subprocess
 import sys
@@ -42,7 +41,7 @@ import nbformat
 import pytest
 from bs4 import BeautifulSoup
 
-from tests.browser_helpers import chromium, free_port, screenshot, watched_page
+from tests.browser_helpers import chromium, free_port, screenshot, stop_process_group, watched_page
 from tests.conftest import ARTIFACTS, REPO, venv_env
 from tests.test_lab import close_dialog, click_menu, run_all_and_validate, set_cell_source, solutions_by_cell
 
@@ -136,13 +135,7 @@ def hub():
             time.sleep(0.5)
         yield Hub(url, root, process, in_namespace, log)
     finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
+        stop_process_group(process, timeout_s=20)
         remove_accounts()
         shutil.rmtree(root_parent, ignore_errors=True)
 
