@@ -202,22 +202,13 @@ def run_parallel(course: Course, jobs: list[tuple[str, str]], limits: Limits, bw
 
 
 # -- the serial nbgrader step ------------------------------------------------------------------
-def grading_config(course: Course) -> Path:
-    """A configuration file: the course's, with the cached outputs in place of execution."""
-    path = course.grading / "nbgrader_config.py"
-    path.write_text(
-        "# Written by autograder.grade for one run; the course's configuration is in autograder/.\n"
-        "from nbconvert.preprocessors import ClearMetadataPreprocessor\n"
-        "from nbgrader.preprocessors import AssignLatePenalties, CheckCellMetadata, IgnorePattern, LimitOutput, SaveAutoGrades\n"
-        "from autograder.preprocessors import FillOutputsFromCache\n"
-        "c = get_config()  # noqa: F821\n"
-        f"load_subconfig({str(CONFIG)!r})  # noqa: F821\n"
-        f"c.CourseDirectory.root = {str(course.root)!r}\n"
-        f"c.CourseDirectory.submitted_directory = {str(course.grading / 'staged')!r}\n"
-        "c.Autograde.autograde_preprocessors = [FillOutputsFromCache, IgnorePattern, ClearMetadataPreprocessor,\n"
-        "                                       LimitOutput, SaveAutoGrades, AssignLatePenalties, CheckCellMetadata]\n"
-        f"c.FillOutputsFromCache.results_dir = {str(course.results)!r}\n")
-    return path
+def grading_args(course: Course) -> list[str]:
+    """nbgrader's settings for this run, on its command line: the normalized notebooks, and the
+    sandbox's recorded outputs in place of execution (autograder/preprocessors.py). nbgrader
+    loads a course folder's own ``nbgrader_config.py`` after every other file (the hub's loads
+    the course's, with the raw submissions and no results); only the command line wins over it."""
+    return [f"--CourseDirectory.submitted_directory={course.grading / 'staged'}",
+            f"--FillOutputsFromCache.results_dir={course.results}"]
 
 
 def stage(course: Course, results: dict[str, dict]) -> None:
@@ -265,7 +256,7 @@ def ensure_in_gradebook(course: Course) -> None:
 def grade(assignment: str, root: Path = REPO, workers: int | None = None, limits: Limits = Limits(),
           sandbox: bool = True, db_url: str | None = None, feedback: bool = True, quiet: bool = False) -> dict[str, dict]:
     """Grade every submission of ``assignment`` in the course at ``root``; returns ``{student: result}``."""
-    course = Course(Path(root), assignment, db_url)
+    course = Course(Path(root).resolve(), assignment, db_url)  # the sandbox binds folders by absolute path
     bwrap = bwrap_path() if sandbox else None
     if sandbox and bwrap is None:
         sys.exit("bubblewrap (`bwrap`) is not available here, and grading runs student code: install it "
@@ -296,13 +287,11 @@ def grade(assignment: str, root: Path = REPO, workers: int | None = None, limits
         stage(course, results)
         if any(r["status"] == "graded" for r in results.values()):
             ensure_in_gradebook(course)
-            config = grading_config(course)
-            nbgrader("autograde", assignment, "--force", root=course.root, db_url=db_url, config=config)
+            nbgrader("autograde", assignment, "--force", *grading_args(course), root=course.root, db_url=db_url)
             if feedback:
-                nbgrader("generate_feedback", assignment, "--force", root=course.root, db_url=db_url, config=config)
+                nbgrader("generate_feedback", assignment, "--force", root=course.root, db_url=db_url)
             nbgrader("export", f"--CsvExportPlugin.to={course.reports / 'grades.csv'}",
-                     f"--ExportPlugin.assignment={assignment}", root=course.root,
-                     db_url=db_url, config=config)
+                     f"--ExportPlugin.assignment={assignment}", root=course.root, db_url=db_url)
         write_reports(course, results)
     if not quiet:
         print_summary(course, results, len(jobs), time.monotonic() - started)

@@ -7,14 +7,19 @@ The instructor's source notebooks are ``solutions/<id>/<id>.ipynb``; nbgrader's 
 ``notebooks/<id>/<id>.ipynb``, is what students get. Everything grading produces (submissions,
 graded copies, feedback, the gradebook) lives under ``autograder/var/``, which git ignores.
 """
+import sys
 from pathlib import Path
 
-from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor
-from nbgrader.preprocessors import ClearHiddenTests, GetGrades
+from nbconvert.preprocessors import ClearMetadataPreprocessor, CSSHTMLHeaderPreprocessor
+from nbgrader.preprocessors import (AssignLatePenalties, CheckCellMetadata, ClearHiddenTests, GetGrades, IgnorePattern,
+                                    LimitOutput, SaveAutoGrades)
 
 c = get_config()  # noqa: F821 (provided by traitlets when nbgrader loads this file)
 
 REPO = Path(__file__).resolve().parent.parent
+if str(REPO) not in sys.path:  # Formgrader's server (make lab, the hub) may not have the checkout on its path
+    sys.path.insert(0, str(REPO))
+from autograder.preprocessors import FillOutputsFromCache  # noqa: E402
 
 c.CourseDirectory.root = str(REPO)
 c.CourseDirectory.source_directory = "solutions"
@@ -24,6 +29,11 @@ c.CourseDirectory.autograded_directory = "autograder/var/autograded"
 c.CourseDirectory.feedback_directory = "autograder/var/feedback"
 c.CourseDirectory.db_url = f"sqlite:///{REPO / 'autograder' / 'var' / 'gradebook.db'}"
 
+# nbgrader's Execute would run each submission with the instructor's rights. In its place, the
+# outputs that `make grade` recorded in the sandbox (autograder/preprocessors.py); plain `nbgrader
+# autograde` and Formgrader's autograde button, which have none, refuse and name the command.
+c.Autograde.autograde_preprocessors = [FillOutputsFromCache, IgnorePattern, ClearMetadataPreprocessor,
+                                       LimitOutput, SaveAutoGrades, AssignLatePenalties, CheckCellMetadata]
 # Seconds per cell when grading: an exercise runs in at most 60 s in all.
 c.Execute.timeout = 60
 # The stub that replaces each solution: running it fails the task's tests.

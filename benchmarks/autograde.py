@@ -28,6 +28,7 @@ from autograder import demo
 from autograder import grade as grader
 from autograder.nbgrader_cli import REPO, nbgrader
 from autograder.sandbox import Limits, bwrap_path
+PLAIN_CONFIG = Path(__file__).with_name("plain_nbgrader_config.py")  # nbgrader's own Execute: the unsandboxed baseline
 
 ASSIGNMENT = demo.ASSIGNMENT
 
@@ -90,7 +91,8 @@ def main() -> None:
 
     print(f"Grading {n} submissions of {ASSIGNMENT} on {os.cpu_count()} cores, {load()}:", flush=True)
     make_course(base / "plain", n)
-    plain = timed("plain nbgrader autograde, serial", lambda: nbgrader("autograde", ASSIGNMENT, "--force", root=base / "plain"))
+    plain = timed("plain nbgrader autograde, serial",
+                  lambda: nbgrader("autograde", ASSIGNMENT, "--force", root=base / "plain", config=PLAIN_CONFIG))
     make_course(base / "secure", n)
     secure = timed(f"secure grader, sandbox on, {args.workers} workers",
                    lambda: grader.grade(ASSIGNMENT, root=base / "secure", workers=args.workers, feedback=False, quiet=True))

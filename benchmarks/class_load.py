@@ -55,6 +55,7 @@ import nbformat
 
 from autograder.nbgrader_cli import REPO, nbgrader
 from autograder.sandbox import Limits
+PLAIN_CONFIG = Path(__file__).with_name("plain_nbgrader_config.py")  # nbgrader's own Execute: the unsandboxed baseline
 
 EXERCISES = ("01_softmax_ce_kl", "02_rnn", "03_gradient_flow")
 REDTEAM = REPO / "tests" / "redteam"
@@ -359,7 +360,7 @@ def run(submissions: int = 300, adversarial: float = 0.1, workers: int = 2, root
     before, start = load(), time.perf_counter()
     for exercise in EXERCISES:
         if any((root / "plain" / "autograder" / "var" / "submitted").glob(f"*/{exercise}")):
-            nbgrader("autograde", exercise, "--force", root=root / "plain")
+            nbgrader("autograde", exercise, "--force", root=root / "plain", config=PLAIN_CONFIG)
     plain = time.perf_counter() - start
     out["plain"] = {"seconds": plain, "per_minute": 60 * honest_count / plain, "load_before": before, "load_after": load()}
     log(f"  plain nbgrader autograde, serial, {honest_count} honest: {plain:.1f} s, "

@@ -24,7 +24,7 @@ import nbformat
 import pytest
 
 from autograder import demo, grade, rules
-from autograder.nbgrader_cli import REPO
+from autograder.nbgrader_cli import REPO, nbgrader
 from autograder.sandbox import Limits
 
 pytestmark = pytest.mark.slow  # builds, grades or drives a browser: `-m "not slow"` skips it
@@ -110,6 +110,44 @@ def test_kill_9_mid_run_then_a_serial_rerun_grades_everyone_once_as_the_parallel
         graded = [s.student.id for s in gradebook.assignment_submissions(demo.ASSIGNMENT)]
         assert sorted(graded) == sorted(again)  # each student exactly once
         assert gradebook.find_submission(demo.ASSIGNMENT, "late-1").score == demo_course[1][twins["late-1"]]
+
+
+def test_a_relative_root_grades_as_an_absolute_one(demo_course, tmp_path):
+    """`python -m autograder.grade ID --root .` from the course folder, as the hub's guide has the
+    instructor type it: the sandbox binds folders by path, and a relative one ran nothing."""
+    root = copy_course(demo_course, tmp_path / "course")
+    shutil.rmtree(root / "autograder" / "var" / "grading")
+    done = subprocess.run([sys.executable, "-m", "autograder.grade", demo.ASSIGNMENT, "--root", ".", "--workers", "2"],
+                          cwd=root, env={**os.environ, "PYTHONPATH": str(REPO)}, capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout + done.stderr
+    scores = {student: r["score"] for student, r in load_results(root).items()}
+    assert scores == demo_course[1], f"graded from --root .: {scores}\n{done.stdout}"
+
+
+def test_plain_nbgrader_autograde_refuses_to_run_a_submission(demo_course, tmp_path):
+    """Formgrader's autograde button runs plain ``nbgrader autograde``, which would execute a
+    submission with the instructor's rights. With the course's configuration it stops, naming the
+    sandboxed grader, and runs nothing of the submission; the benchmarks' baseline configuration
+    (nbgrader's own Execute) does run it, so the refusal is the configuration's doing."""
+    root = copy_course(demo_course, tmp_path / "course")
+    canary = tmp_path / "the submission ran"
+    folder = root / "autograder" / "var" / "submitted" / "mallory" / demo.ASSIGNMENT
+    folder.mkdir(parents=True)
+    nb = nbformat.read(root / "notebooks" / demo.ASSIGNMENT / NOTEBOOK, as_version=4)
+    answer = next(c for c in nb.cells if c.cell_type == "code" and c.metadata.get("nbgrader", {}).get("solution"))
+    answer.source = f"open({str(canary)!r}, 'w').write('ran')\n" + answer.source
+    nbformat.write(nb, folder / NOTEBOOK)
+    command = ("autograde", demo.ASSIGNMENT, "--student", "mallory", "--force")
+
+    refused = nbgrader(*command, root=root, check=False)
+    said = refused.stdout + refused.stderr
+    assert refused.returncode != 0, f"plain autograde was not refused:\n{said[-2000:]}"
+    assert f"python -m autograder.grade {demo.ASSIGNMENT}" in said, said[-2000:]
+    assert not canary.exists(), "the refused autograde ran the submission"
+    assert not list((root / "autograder" / "var" / "autograded").glob("mallory/**/*.ipynb")), "it left a graded copy"
+
+    baseline = nbgrader(*command, root=root, config=REPO / "benchmarks" / "plain_nbgrader_config.py", check=False)
+    assert canary.exists(), f"nbgrader's own Execute did not run the submission:\n{(baseline.stdout + baseline.stderr)[-2000:]}"
 
 
 # -- a PostgreSQL gradebook, on a real local server ------------------------------------------

@@ -4,15 +4,17 @@ The hub is started by `make hub` (as root: it creates the accounts, the exchange
 folder per student, and the instructor's course folder), on a free port of 127.0.0.1, with its
 state in a temporary folder and test accounts (``seqtest-*``) removed at the end. Then:
 
-1. the instructor releases exercise 01 (``nbgrader generate_assignment``, ``release_assignment``
-   as the instructor's Unix account);
+1. the instructor logs in and, in Formgrader, generates the student version of exercise 01 and
+   releases it;
 2. student 1 logs in with their password (PAM), fetches the exercise in the Assignment List,
    solves it, validates it and submits it; student 2 submits the untouched release from a shell;
 3. student 2 tries, as their own account, to list, read and overwrite student 1's submission and
    to read the instructor's files and the course's solutions, and is refused each time; student
-   1's browser is refused student 2's server;
-4. the instructor collects, grades with the course's sandboxed grader (``autograder.grade``) and
-   releases the feedback;
+   1's kernel is refused the same, and student 1's browser is refused student 2's server;
+4. the instructor, in the browser: Formgrader's Collect; Formgrader's Autograde button, which
+   must refuse (it would run the submission unsandboxed, with the instructor's rights); the
+   course's sandboxed grader typed into a JupyterLab terminal, as book/jupyterhub.md says; the
+   scores in Formgrader and the report page; Formgrader's Release Feedback;
 5. student 1 fetches the feedback in the Assignment List: it shows their score, and none of the
    hidden tests' code.
 
@@ -176,6 +178,40 @@ def run_in_new_cell(page, notebook: str, code: str, until: str) -> str:
     return output.inner_text()
 
 
+def formgrader_row(page, hub: Hub, view: str, text: str):
+    """Formgrader's page ``view`` in the instructor's server, and its table row that shows ``text``."""
+    page.goto(f"{hub.url}/user/{INSTRUCTOR}/formgrader/{view}")
+    row = page.locator("tbody tr").filter(has_text=text).first
+    row.wait_for(timeout=60_000)  # Formgrader fills its tables from its REST API once the page has loaded
+    return row
+
+
+def formgrader_press(page, row, column: str, screenshot_name: str) -> str:
+    """Press the icon in ``column`` (its cell's class) of a Formgrader ``row``; return the text of the
+    dialog that answers, once it has been captured and closed."""
+    row.locator(f"td.{column} a").click()
+    dialog = page.locator(".modal.in .modal-content")
+    dialog.wait_for(timeout=180_000)
+    screenshot(page, screenshot_name)
+    text = dialog.inner_text()
+    dialog.locator(".modal-footer button").click()
+    page.locator(".modal").wait_for(state="detached", timeout=30_000)
+    return text
+
+
+def run_in_terminal(page, hub: Hub, command: str) -> None:
+    """Open a terminal in the instructor's JupyterLab (the Launcher's card) and type ``command``."""
+    page.goto(f"{hub.url}/user/{INSTRUCTOR}/lab?reset")
+    page.locator("#jupyterlab-splash").wait_for(state="detached", timeout=60_000)
+    page.locator(".jp-LauncherCard").filter(has_text="Terminal").first.click()
+    terminal = page.locator(".jp-Terminal .xterm-screen").last
+    terminal.wait_for(timeout=60_000)
+    time.sleep(2)  # the terminal's socket and shell start behind the widget; keys typed earlier may be lost
+    terminal.click()
+    page.keyboard.type(command)
+    page.keyboard.press("Enter")
+
+
 def hidden_test_lines(assignment: str) -> list[str]:
     """The code lines of the exercise's hidden tests (what feedback must never show)."""
     nb = nbformat.read(REPO / "solutions" / assignment / f"{assignment}.ipynb", as_version=4)
@@ -204,11 +240,19 @@ def test_a_class_round_trip_on_the_hub(hub):
     course = Path(pwd.getpwnam(INSTRUCTOR).pw_dir) / COURSE
     nbgrader = [str(BIN / "python"), "-m", "nbgrader"]
 
-    # 1. The instructor releases the exercise.
-    hub.as_user(INSTRUCTOR, *nbgrader, "generate_assignment", EXERCISE, "--force", cwd=course)
-    hub.as_user(INSTRUCTOR, *nbgrader, "release_assignment", EXERCISE, cwd=course)
-
     with chromium() as browser:
+        # 1. The instructor logs in and, in Formgrader, generates the student version and releases it.
+        teacher = hub_login(browser, hub, INSTRUCTOR)
+        tpage = teacher.page
+        row = formgrader_row(tpage, hub, "manage_assignments", EXERCISE)
+        screenshot(tpage, "hub-formgrader-assignments")
+        said = formgrader_press(tpage, row, "assign", "hub-formgrader-generated")
+        assert "Successfully created the student version" in said, said
+        row = formgrader_row(tpage, hub, "manage_assignments", EXERCISE)
+        said = formgrader_press(tpage, row, "release", "hub-formgrader-released")
+        assert "Successfully released" in said, said
+        assert (hub.root / "exchange" / COURSE / "outbound" / EXERCISE / f"{EXERCISE}.ipynb").is_file()
+
         # 2. Student 1 logs in, fetches, solves, validates and submits in the browser.
         watched = hub_login(browser, hub, s1)
         page = watched.page
@@ -294,17 +338,50 @@ def test_a_class_round_trip_on_the_hub(hub):
         assert response.status in (403, 404) or f"/user/{s1}/" in page.url or "/hub/" in page.url, \
             f"student 1 reached student 2's server: {response.status} {page.url}"
 
-        # 4. The instructor collects, grades in the sandbox, and releases the feedback.
-        hub.as_user(INSTRUCTOR, *nbgrader, "collect", EXERCISE, cwd=course)
+        # 4. The instructor, in the browser: Formgrader's Collect; its autograde button refuses to run a
+        # submission unsandboxed; the sandboxed grader in a JupyterLab terminal, as the guide says;
+        # the scores in Formgrader, the report page; Formgrader's Release Feedback.
+        row = formgrader_row(tpage, hub, "manage_assignments", EXERCISE)
+        said = formgrader_press(tpage, row, "collect", "hub-formgrader-collected")
+        assert "Successfully collected" in said, said
         collected = sorted(p.name for p in (course / "autograder" / "var" / "submitted").iterdir())
         assert collected == [s1, s2], f"collect found {collected}"
-        graded = hub.as_user(INSTRUCTOR, str(BIN / "python"), "-m", "autograder.grade", EXERCISE,
-                             "--root", str(course), "--workers", "2", cwd=course)
+        row = formgrader_row(tpage, hub, f"manage_submissions/{EXERCISE}", s2)
+        said = formgrader_press(tpage, row, "autograde", "hub-formgrader-autograde-refused")
+        assert "error autograding" in said and f"python -m autograder.grade {EXERCISE}" in said, said
+        assert not list((course / "autograder" / "var" / "autograded").glob("*/*/*.ipynb")), \
+            "Formgrader's autograde graded a submission outside the sandbox"
+
+        report = course / "autograder" / "var" / "reports" / EXERCISE / "report.html"
+        log = Path(pwd.getpwnam(INSTRUCTOR).pw_dir) / "grade.log"
+        run_in_terminal(tpage, hub, f"cd ~/{COURSE} && python -m autograder.grade {EXERCISE} --root . --workers 2 "
+                                    "2>&1 | tee ~/grade.log")
+        deadline = time.monotonic() + 300
+        while not (report.is_file() and log.is_file() and "report page:" in log.read_text()):
+            if time.monotonic() > deadline or (log.is_file() and "Traceback" in log.read_text()):
+                screenshot(tpage, "hub-terminal-grading")
+                raise AssertionError(f"the grader in the instructor's terminal did not finish:\n"
+                                     f"{log.read_text() if log.is_file() else '(no grade.log: was the command typed?)'}")
+            time.sleep(1)
+        time.sleep(1)  # the summary's last lines reach the terminal
+        screenshot(tpage, "hub-terminal-graded")
         with open(course / "autograder" / "var" / "reports" / EXERCISE / "scores.csv") as f:
             scores = {row["student_id"]: row for row in csv.DictReader(f)}
-        assert float(scores[s1]["score"]) == float(scores[s1]["max_score"]) > 0, f"{graded.stdout}\n{scores}"
-        assert float(scores[s2]["score"]) == 0, f"{graded.stdout}\n{scores}"
-        hub.as_user(INSTRUCTOR, *nbgrader, "release_feedback", EXERCISE, cwd=course)
+        top = float(scores[s1]["max_score"])
+        assert float(scores[s1]["score"]) == top > 0, f"{log.read_text()}\n{scores}"
+        assert float(scores[s2]["score"]) == 0, f"{log.read_text()}\n{scores}"
+        for student, score in [(s1, top), (s2, 0.0)]:
+            row = formgrader_row(tpage, hub, f"manage_submissions/{EXERCISE}", student)
+            shown = row.locator("td.score").inner_text()
+            assert shown.replace(" ", "") == f"{score:g}/{top:g}", f"Formgrader shows {student}'s score as {shown!r}"
+        screenshot(tpage, "hub-formgrader-scores")
+        tpage.goto(f"{hub.url}/user/{INSTRUCTOR}/files/{COURSE}/autograder/var/reports/{EXERCISE}/report.html")
+        tpage.get_by_role("heading", name="Score distribution").wait_for(timeout=30_000)
+        screenshot(tpage, "hub-grading-report", full_page=True)
+        row = formgrader_row(tpage, hub, "manage_assignments", EXERCISE)
+        said = formgrader_press(tpage, row, "release-feedback", "hub-formgrader-feedback-released")
+        assert "Successfully released feedback" in said, said
+        assert not teacher.foreign, f"the instructor's pages requested other hosts: {teacher.foreign}"
 
         # 5. Student 1 fetches the feedback: their score, never the hidden tests' code.
         page.goto(f"{hub.url}/user/{s1}/lab?reset")

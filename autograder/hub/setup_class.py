@@ -142,7 +142,10 @@ def main(argv: list[str] | None = None) -> None:
     (jupyter / "jupyter_server_config.py").write_text(
         "# Written by `make hub`: the course's lab settings (chapters open as notebooks, no news).\n"
         "c = get_config()\n"
-        f"c.LabApp.app_settings_dir = {str(REPO / 'lab_config' / 'settings')!r}\n")
+        f"c.LabApp.app_settings_dir = {str(REPO / 'lab_config' / 'settings')!r}\n"
+        "# A terminal's shell keeps the server's PATH (the course's .venv/bin first): started by the hub,\n"
+        "# Jupyter would run a login shell, whose /etc/profile puts Debian's default PATH back.\n"
+        "c.ServerApp.terminado_settings = {'shell_command': ['/bin/bash']}\n")
     for f in jupyter.iterdir():
         os.chmod(f, 0o644)
     # Students' servers also read jupyter-students/: no Formgrader, course list or Create Assignment
