@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+import statistics
 import subprocess
 import sys
 
@@ -164,10 +165,16 @@ def test_the_recurrent_rows_are_profiled_into_matmuls_and_the_rest(quick_run):
     text, results, _ = quick_run
     rows = table(text, "### Profile of the recurrent rows")
     assert [row[0] for row in rows] == list(RECURRENT_ROWS)
+    layers = {row["name"]: row for row in results["layers"]["rows"]}
+    profiles = {row["name"]: row for row in results["layers"]["matmul_rows"]}
     for row in rows:
-        assert len(row) == 7, row
+        assert len(row) == 8, row
         assert all(re.fullmatch(r"-?[\d.]+", cell) for cell in row[1:6]), row
         assert re.fullmatch(r"-?[\d.]+|n/a", row[6]), row
+        # The floor: NumPy's matmuls alone over torch's whole layer, the best any pointwise code could do.
+        matmuls = profiles[row[0].split(",")[0]]
+        floor = statistics.median(matmuls["numpy_seconds"]) / statistics.median(layers[row[0]]["torch_seconds"])
+        assert float(row[7]) == pytest.approx(floor, abs=0.006), row
     assert [row["name"] for row in results["layers"]["matmul_rows"]] == ["RNN", "LSTM", "GRU", "LSTM at H=512",
                                                                           "GRU at H=512"]
 
