@@ -29,6 +29,7 @@ import csv
 import json
 import os
 import pwd
+import re
 import shutil
 import stat
 import subprocess
@@ -199,17 +200,45 @@ def formgrader_press(page, row, column: str, screenshot_name: str) -> str:
     return text
 
 
-def run_in_terminal(page, hub: Hub, command: str) -> None:
-    """Open a terminal in the instructor's JupyterLab (the Launcher's card) and type ``command``."""
-    page.goto(f"{hub.url}/user/{INSTRUCTOR}/lab?reset")
+# The instructor's own JupyterLab setting: xterm draws a terminal on a canvas; in screen-reader mode
+# it also keeps the text in the page, where the test can read it.
+SCREEN_READER_MODE = """async (url) => {
+    const xsrf = (document.cookie.match(/_xsrf=([^;]+)/) || [])[1];
+    const response = await fetch(url, {method: 'PUT', body: JSON.stringify({raw: '{"screenReaderMode": true}'}),
+        headers: {'Content-Type': 'application/json', 'X-XSRFToken': xsrf ? decodeURIComponent(xsrf) : ''}});
+    return response.status;
+}"""
+
+
+def run_in_terminal(page, hub: Hub, command: str, done: str, timeout_s: float) -> str:
+    """Open a terminal in the instructor's JupyterLab (the Launcher's card), type ``command`` once
+    the shell's prompt shows, and return the terminal's text once it matches the regular
+    expression ``done``."""
+    lab = f"{hub.url}/user/{INSTRUCTOR}/lab"
+    page.goto(f"{lab}?reset")
+    page.locator("#jupyterlab-splash").wait_for(state="detached", timeout=60_000)
+    status = page.evaluate(SCREEN_READER_MODE, f"/user/{INSTRUCTOR}/lab/api/settings/"
+                                               "@jupyterlab/terminal-extension:plugin")
+    assert status == 204, f"the terminal's setting was refused: {status}"
+    page.reload()
     page.locator("#jupyterlab-splash").wait_for(state="detached", timeout=60_000)
     page.locator(".jp-LauncherCard").filter(has_text="Terminal").first.click()
-    terminal = page.locator(".jp-Terminal .xterm-screen").last
-    terminal.wait_for(timeout=60_000)
-    time.sleep(2)  # the terminal's socket and shell start behind the widget; keys typed earlier may be lost
-    terminal.click()
+    text = page.locator(".jp-Terminal .xterm-accessibility-tree").last
+    text.wait_for(state="attached", timeout=60_000)
+    deadline = time.monotonic() + 60
+    while "$" not in text.inner_text():  # the shell's prompt: keys typed before it may be lost
+        assert time.monotonic() < deadline, f"no prompt in the terminal: {text.inner_text()!r}"
+        time.sleep(0.2)
+    page.locator(".jp-Terminal .xterm-screen").last.click()
     page.keyboard.type(command)
     page.keyboard.press("Enter")
+    deadline = time.monotonic() + timeout_s
+    while not re.search(done, shown := text.inner_text().replace("\xa0", " ")):
+        if time.monotonic() > deadline or "Traceback" in shown:
+            screenshot(page, "hub-terminal-failed")
+            raise AssertionError(f"the terminal did not show {done!r}:\n{shown.rstrip()}")
+        time.sleep(0.5)
+    return shown
 
 
 def hidden_test_lines(assignment: str) -> list[str]:
@@ -352,28 +381,21 @@ def test_a_class_round_trip_on_the_hub(hub):
         assert not list((course / "autograder" / "var" / "autograded").glob("*/*/*.ipynb")), \
             "Formgrader's autograde graded a submission outside the sandbox"
 
-        report = course / "autograder" / "var" / "reports" / EXERCISE / "report.html"
-        log = Path(pwd.getpwnam(INSTRUCTOR).pw_dir) / "grade.log"
-        run_in_terminal(tpage, hub, f"cd ~/{COURSE} && python -m autograder.grade {EXERCISE} --root . --workers 2 "
-                                    "2>&1 | tee ~/grade.log")
-        deadline = time.monotonic() + 300
-        while not (report.is_file() and log.is_file() and "report page:" in log.read_text()):
-            if time.monotonic() > deadline or (log.is_file() and "Traceback" in log.read_text()):
-                screenshot(tpage, "hub-terminal-grading")
-                raise AssertionError(f"the grader in the instructor's terminal did not finish:\n"
-                                     f"{log.read_text() if log.is_file() else '(no grade.log: was the command typed?)'}")
-            time.sleep(1)
-        time.sleep(1)  # the summary's last lines reach the terminal
+        # Done when the summary's last line is followed by the next prompt.
+        shown = run_in_terminal(tpage, hub, f"cd ~/{COURSE} && python -m autograder.grade {EXERCISE} --root . --workers 2",
+                                done=r"report page: \S+\s*\n[^\n]*\$", timeout_s=300)
         screenshot(tpage, "hub-terminal-graded")
         with open(course / "autograder" / "var" / "reports" / EXERCISE / "scores.csv") as f:
             scores = {row["student_id"]: row for row in csv.DictReader(f)}
         top = float(scores[s1]["max_score"])
-        assert float(scores[s1]["score"]) == top > 0, f"{log.read_text()}\n{scores}"
-        assert float(scores[s2]["score"]) == 0, f"{log.read_text()}\n{scores}"
+        assert float(scores[s1]["score"]) == top > 0, f"{shown}\n{scores}"
+        assert float(scores[s2]["score"]) == 0, f"{shown}\n{scores}"
+        for student, score in [(s1, top), (s2, 0.0)]:  # the grader's summary, as the instructor read it
+            assert re.search(rf"{student}\s+graded\s+{score:.1f}\s+{top:.0f}", shown), shown
         for student, score in [(s1, top), (s2, 0.0)]:
             row = formgrader_row(tpage, hub, f"manage_submissions/{EXERCISE}", student)
-            shown = row.locator("td.score").inner_text()
-            assert shown.replace(" ", "") == f"{score:g}/{top:g}", f"Formgrader shows {student}'s score as {shown!r}"
+            cell = row.locator("td.score").inner_text()
+            assert cell.replace(" ", "") == f"{score:g}/{top:g}", f"Formgrader shows {student}'s score as {cell!r}"
         screenshot(tpage, "hub-formgrader-scores")
         tpage.goto(f"{hub.url}/user/{INSTRUCTOR}/files/{COURSE}/autograder/var/reports/{EXERCISE}/report.html")
         tpage.get_by_role("heading", name="Score distribution").wait_for(timeout=30_000)
