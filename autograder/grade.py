@@ -211,8 +211,19 @@ def grading_args(course: Course) -> list[str]:
             f"--FillOutputsFromCache.results_dir={course.results}"]
 
 
+# What `nbgrader collect` writes beside a notebook: the submission's time (late penalties, and
+# Formgrader's "graded" state) and the secret that names its feedback in the exchange.
+NBGRADER_FILES = ("timestamp.txt", "submission_secret.txt")
+
+
 def stage(course: Course, results: dict[str, dict]) -> None:
-    """The normalized notebooks (and the submissions' other files) where nbgrader will read them."""
+    """The normalized notebooks, with nbgrader's files of the submission (``NBGRADER_FILES``), where
+    nbgrader will read them; their student-written markdown is defused (``submission.defuse_markdown``).
+
+    A submission's other files stay out: nbgrader's step runs nothing that could need them (the
+    sandbox ran the notebook beside them), and nbgrader would copy them into ``autograded/``, whose
+    files Formgrader serves from the instructor's server, where a student's ``page.html`` would run
+    its script with the instructor's session."""
     staged = course.grading / "staged"
     shutil.rmtree(staged, ignore_errors=True)
     for student, result in results.items():
@@ -221,8 +232,9 @@ def stage(course: Course, results: dict[str, dict]) -> None:
         folder = staged / student / course.assignment
         original = course.submitted / student / course.assignment
         files, _ = sub.submitted_files(original, course.submitted)  # graded, so it passed this check moments ago
-        sub.copy_files(original, files, folder, skip=(f"{course.assignment}.ipynb",), skip_hidden=True)
-        nbformat.write(nbformat.from_dict(result["notebook"]), folder / f"{course.assignment}.ipynb")
+        sub.copy_files(original, [f for f in files if str(f) in NBGRADER_FILES], folder)
+        notebook = sub.defuse_markdown(nbformat.from_dict(result["notebook"]))
+        nbformat.write(notebook, folder / f"{course.assignment}.ipynb")
 
 
 def ensure_in_gradebook(course: Course) -> None:

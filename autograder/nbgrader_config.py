@@ -17,9 +17,8 @@ from nbgrader.preprocessors import (AssignLatePenalties, CheckCellMetadata, Clea
 c = get_config()  # noqa: F821 (provided by traitlets when nbgrader loads this file)
 
 REPO = Path(__file__).resolve().parent.parent
-if str(REPO) not in sys.path:  # Formgrader's server (make lab, the hub) may not have the checkout on its path
+if str(REPO) not in sys.path:  # Formgrader's server (make lab) may not have the checkout on its path
     sys.path.insert(0, str(REPO))
-from autograder.preprocessors import FillOutputsFromCache  # noqa: E402
 
 c.CourseDirectory.root = str(REPO)
 c.CourseDirectory.source_directory = "solutions"
@@ -32,10 +31,18 @@ c.CourseDirectory.db_url = f"sqlite:///{REPO / 'autograder' / 'var' / 'gradebook
 # nbgrader's Execute would run each submission with the instructor's rights. In its place, the
 # outputs that `make grade` recorded in the sandbox (autograder/preprocessors.py); plain `nbgrader
 # autograde` and Formgrader's autograde button, which have none, refuse and name the command.
-c.Autograde.autograde_preprocessors = [FillOutputsFromCache, IgnorePattern, ClearMetadataPreprocessor,
-                                       LimitOutput, SaveAutoGrades, AssignLatePenalties, CheckCellMetadata]
-# Seconds per cell when grading: an exercise runs in at most 60 s in all.
+# Named, not imported: nbconvert imports it when autograde runs, so that an import error stops
+# autograde there, where an error in this file would make nbgrader drop the file, Execute included.
+c.Autograde.autograde_preprocessors = ["autograder.preprocessors.FillOutputsFromCache", IgnorePattern,
+                                       ClearMetadataPreprocessor, LimitOutput, SaveAutoGrades, AssignLatePenalties,
+                                       CheckCellMetadata]
+# Seconds per cell of nbgrader's own execution, now only Validate in `make lab` (the sandboxed
+# grader has its limits in autograder/sandbox.py): an exercise runs in at most 60 s in all.
 c.Execute.timeout = 60
+# Formgrader's manual-grading page and the feedback pages are HTML made from a submission: a
+# student's <script> or onerror= there would run in the instructor's server (the page has its
+# origin). nbconvert's sanitizer removes them.
+c.HTMLExporter.sanitize_html = True
 # The stub that replaces each solution: running it fails the task's tests.
 c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}
 # Feedback shows students their results, never the hidden tests' code (nbgrader's default

@@ -244,3 +244,28 @@ def release_of(source: nbformat.NotebookNode) -> nbformat.NotebookNode:
     nb, _ = ClearSolutions(code_stub={"python": "# YOUR CODE HERE\nraise NotImplementedError()"}).preprocess(nb, {})
     nb, _ = ClearHiddenTests().preprocess(nb, {})
     return nb
+
+
+def defuse_markdown(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
+    """A copy of ``nb`` whose student-written markdown cells (every one that is not locked) can carry
+    no active HTML into the instructor's pages.
+
+    Formgrader's grading page and nbgrader's feedback render a markdown cell's HTML as it is (their
+    templates skip nbconvert's sanitizer), from the instructor's own server: a student's
+    ``<script>``, ``onerror=`` or ``javascript:`` link would run with the instructor's session. Each
+    such cell is rendered here by nbconvert's own markdown renderer with raw HTML escaped and
+    harmful link protocols refused, and stored as that HTML: it reads as the student wrote it,
+    math included, with any tag shown as text. Locked cells are the instructor's (nbgrader restores
+    them from the source anyway)."""
+    from nbconvert.filters.markdown_mistune import IPythonRenderer, MarkdownWithMath
+
+    out = copy.deepcopy(nb)
+    for cell in out.cells:
+        if cell.cell_type != "markdown" or nbgrader_meta(cell).get("locked"):
+            continue
+        renderer = IPythonRenderer(escape=True, allow_harmful_protocols=False, anchor_link_text="")
+        html = MarkdownWithMath(renderer=renderer).render(cell.source)
+        # One HTML block (a blank line would end it); its text stays escaped when rendered again.
+        lines = [line for line in html.splitlines() if line.strip()]
+        cell.source = "\n".join(['<div class="student-markdown">', *lines, "</div>"])
+    return out

@@ -22,6 +22,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from bs4 import BeautifulSoup
 
 from autograder import demo, grade, rules
 from autograder.nbgrader_cli import REPO, nbgrader
@@ -148,6 +149,62 @@ def test_plain_nbgrader_autograde_refuses_to_run_a_submission(demo_course, tmp_p
 
     baseline = nbgrader(*command, root=root, config=REPO / "benchmarks" / "plain_nbgrader_config.py", check=False)
     assert canary.exists(), f"nbgrader's own Execute did not run the submission:\n{(baseline.stdout + baseline.stderr)[-2000:]}"
+
+
+def test_a_submissions_script_never_reaches_the_instructors_pages(demo_course, tmp_path, venv_on_path):
+    """Formgrader renders each graded notebook, and serves the files of its folder, from the
+    instructor's own server: a student's <script> or onerror= there would run with the instructor's
+    session. The manual-grading page and the feedback are sanitized, and a submission's other files
+    never reach the graded folder. The same page unsanitized does carry the script: the check can fail."""
+    from nbconvert import HTMLExporter
+    from nbgrader.server_extensions.formgrader import handlers
+    from traitlets.config import PyFileConfigLoader
+
+    root = copy_course(demo_course, tmp_path / "course")
+    folder = root / "autograder" / "var" / "submitted" / "mallory" / demo.ASSIGNMENT
+    folder.mkdir(parents=True)
+    nb = nbformat.read(root / "notebooks" / demo.ASSIGNMENT / NOTEBOOK, as_version=4)
+    payload = "<script>window.owned = 1</script><img src=x onerror=\"window.owned = 2\">"
+    nb.cells.insert(1, nbformat.v4.new_markdown_cell(f"Notes. {payload}"))
+    nbformat.write(nb, folder / NOTEBOOK)
+    (folder / "page.html").write_text(f"<html><body>{payload}</body></html>")
+    (folder / "timestamp.txt").write_text("2026-12-06 11:50:55.123456 UTC")  # what nbgrader collect writes
+    (folder / "submission_secret.txt").write_text("4f1c")
+    grade.grade(demo.ASSIGNMENT, root=root, workers=1, quiet=True)
+
+    graded = root / "autograder" / "var" / "autograded" / "mallory" / demo.ASSIGNMENT
+    assert sorted(p.name for p in graded.iterdir()) == sorted([NOTEBOOK, *grade.NBGRADER_FILES]), \
+        "a submission's own files reached autograded/, or nbgrader's did not"
+    # nbgrader's did: late penalties, and Formgrader's "graded" state, compare its time with the submission's.
+    from nbgrader.api import Gradebook
+
+    with Gradebook(f"sqlite:///{root / 'gradebook.db'}") as gradebook:
+        stamp = gradebook.find_submission(demo.ASSIGNMENT, "mallory").timestamp
+    assert stamp.strftime("%Y-%m-%d %H:%M:%S.%f") == "2026-12-06 11:50:55.123456", stamp
+    feedback = (root / "autograder" / "var" / "feedback" / "mallory" / demo.ASSIGNMENT / f"{demo.ASSIGNMENT}.html").read_text()
+    # Formgrader's page: its exporter, configured as Formgrader configures it, from the course's file.
+    config = PyFileConfigLoader("nbgrader_config.py", path=str(REPO / "autograder")).load_config()
+    config.HTMLExporter.template_name = "formgrade"
+    config.HTMLExporter.extra_template_basedirs = [handlers.template_path]
+    resources = {"assignment_id": demo.ASSIGNMENT, "notebook_id": demo.ASSIGNMENT, "submission_id": "x", "index": 0,
+                 "total": 1, "base_url": "", "student": "mallory", "last_name": "", "first_name": "",
+                 "notebook_path": ""}
+    exporter = HTMLExporter(config=config)
+    page, _ = exporter.from_filename(str(graded / NOTEBOOK), resources=dict(resources))
+
+    def active(html: str) -> list[str]:
+        """The student's script where a browser would run it: a <script>, an on... attribute."""
+        soup = BeautifulSoup(html, "html.parser")
+        return ([str(t)[:80] for t in soup.find_all("script") if "window.owned" in t.get_text()]
+                + [str(t)[:80] for t in soup.find_all(True) if any(a.startswith("on") and "window.owned" in str(v)
+                                                                  for a, v in t.attrs.items())])
+
+    for name, html in (("Formgrader's page", page), ("the feedback", feedback)):
+        assert "Notes." in html, f"{name} lost the student's cell"
+        assert not active(html), f"{name} carries the student's script: {active(html)}"
+    # The submission itself, rendered the same way, does: the check can fail.
+    raw, _ = exporter.from_notebook_node(nb, resources=dict(resources))
+    assert len(active(raw)) == 2, active(raw)
 
 
 # -- a PostgreSQL gradebook, on a real local server ------------------------------------------
