@@ -66,3 +66,33 @@ def test_math_is_served_by_the_local_mathjax(built_book):
     assert sum("mathjax" in s for s in scripts) == 1, f"MathJax is loaded more than once: {scripts}"
     assert not [s for s in scripts if s.startswith(("http:", "https:", "//"))], f"scripts from other hosts: {scripts}"
     assert (built_book / "_static" / "mathjax" / "tex-chtml.js").is_file()
+
+
+def test_a_chapter_taken_from_the_cache_is_published_with_its_outputs(built_book, tmp_path):
+    """myst-nb 1.x writes a chapter it takes from jupyter-cache (after a prose edit, say) to
+    _build/jupyter_execute without outputs, and the site offers that file for download:
+    book/_ext/course_pages.py merges them back from the cache. Here on a copy stripped as myst-nb
+    strips it."""
+    import importlib.util
+
+    import nbformat
+
+    spec = importlib.util.spec_from_file_location("course_pages", REPO / "book" / "_ext" / "course_pages.py")
+    course_pages = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(course_pages)
+    cache = REPO / "_build" / ".jupyter_cache"
+    for chapter in chapter_sources():
+        executed = built_book.parent / "jupyter_execute" / "book" / f"{chapter.stem}.ipynb"
+        published = nbformat.read(built_book / "_sources" / "book" / f"{chapter.stem}.ipynb", as_version=4)
+        outputs = [c.get("outputs", []) for c in published.cells if c.cell_type == "code"]
+        assert sum(map(len, outputs)) > 0, f"the published {chapter.stem}.ipynb has no outputs"
+        stripped = nbformat.read(executed, as_version=4)
+        for cell in stripped.cells:
+            if cell.cell_type == "code":
+                cell.outputs = []
+        copy = tmp_path / executed.name
+        nbformat.write(stripped, copy)
+        assert course_pages.restore_cached_outputs(copy, cache), f"{chapter.stem}: nothing restored"
+        restored = nbformat.read(copy, as_version=4)
+        assert [c.get("outputs", []) for c in restored.cells if c.cell_type == "code"] == outputs, chapter.stem
+        assert not course_pages.restore_cached_outputs(copy, cache), "a notebook with outputs is left alone"

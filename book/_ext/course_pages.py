@@ -13,6 +13,10 @@
   (written there as ``git clone REPOSITORY_URL`` / ``cd REPOSITORY_FOLDER``). Left empty, the site
   shows none of them, never a dead button or an invented address; the executed notebook of each
   chapter is still offered for download (the theme copies it only for its launch buttons).
+- A chapter's executed notebook keeps its outputs on a cached rebuild. myst-nb 1.x writes
+  ``_build/jupyter_execute/<page>.ipynb`` from the notebook it read, not from the one it merged
+  the cache's outputs into, so a chapter re-read from the cache (an edit of its prose, say) was
+  published without a single output; the outputs are merged back here from the same cache.
 - Each term of the glossary's tables is a main index entry with an anchor on its row, so that the
   site's search lists the glossary first for a term (a page that merely uses "forget gate" often
   would outrank it otherwise), and the result links to the term's row.
@@ -61,6 +65,35 @@ def clone_commands(source: str, url: str) -> str:
         return source.replace("REPOSITORY_URL", f"{url}.git").replace("REPOSITORY_FOLDER", folder)
     source = re.sub(r"^git clone REPOSITORY_URL\n", "", source, flags=re.M)
     return source.replace("REPOSITORY_FOLDER", "path/to/your/copy/of/the/course")
+
+
+def restore_cached_outputs(executed: Path, cache_path: Path) -> bool:
+    """Merge the outputs of ``executed``'s jupyter-cache record into it when it has code cells and
+    not one output (what myst-nb writes for a chapter it took from the cache). True if it did."""
+    import nbformat
+    from jupyter_cache import get_cache
+
+    notebook = nbformat.read(executed, as_version=4)
+    code = [cell for cell in notebook.cells if cell.cell_type == "code"]
+    if not code or any(cell.get("outputs") for cell in code) or not cache_path.is_dir():
+        return False
+    try:
+        _, merged = get_cache(str(cache_path)).merge_match_into_notebook(notebook)
+    except KeyError:  # no record of these code cells: nothing to restore
+        return False
+    nbformat.write(merged, executed)
+    return True
+
+
+def _keep_cached_outputs(app, doctree):
+    docname = app.env.docname
+    if not str(app.env.doc2path(docname)).endswith(".md"):
+        return
+    executed = Path(app.outdir).parent / "jupyter_execute" / f"{docname}.ipynb"
+    # jupyter-book sets myst-nb's cache path (_build/.jupyter_cache); myst-nb's default otherwise.
+    cache_path = getattr(app.config, "nb_execution_cache_path", "") or Path(app.outdir).parent / ".jupyter_cache"
+    if executed.is_file():
+        restore_cached_outputs(executed, Path(cache_path))
 
 
 def _fill_clone_commands(app, docname, source):
@@ -131,4 +164,5 @@ def setup(app):
     app.connect("html-page-context", _colab_opens_the_executed_notebook, priority=800)
     app.connect("html-page-context", _home_page_title, priority=800)
     app.connect("doctree-read", _index_glossary_terms)
+    app.connect("doctree-read", _keep_cached_outputs)
     return {"parallel_read_safe": True, "parallel_write_safe": True}
