@@ -28,6 +28,7 @@ from autograder import demo
 from autograder import grade as grader
 from autograder.nbgrader_cli import REPO, nbgrader
 from autograder.sandbox import Limits, bwrap_path
+
 PLAIN_CONFIG = Path(__file__).with_name("plain_nbgrader_config.py")  # nbgrader's own Execute: the unsandboxed baseline
 
 ASSIGNMENT = demo.ASSIGNMENT

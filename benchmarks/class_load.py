@@ -42,6 +42,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import resource
 import shutil
 import signal
@@ -55,6 +56,7 @@ import nbformat
 
 from autograder.nbgrader_cli import REPO, nbgrader
 from autograder.sandbox import Limits
+
 PLAIN_CONFIG = Path(__file__).with_name("plain_nbgrader_config.py")  # nbgrader's own Execute: the unsandboxed baseline
 
 EXERCISES = ("01_softmax_ce_kl", "02_rnn", "03_gradient_flow")
@@ -81,6 +83,27 @@ ADVERSARIAL = {
                          ("clip-rebinds-list-items", "odd answer"), ("clip-scales-then-raises", "odd answer"),
                          ("nbformat-3", "malformed"), ("missing-notebook", "malformed")],
 }
+
+
+KERNEL_DIED = re.compile(r"There was an error processing assignment: \S*/submitted/([^/\s]+)/")
+
+
+def plain_autograde(exercise: str, course: Path, retries: int = 2) -> None:
+    """Plain ``nbgrader autograde`` of ``exercise``. A submission whose kernel died at start (its TCP
+    port, chosen free, taken before the kernel bound it: "Address already in use", with tests
+    running beside the benchmark) is graded again, alone, up to ``retries`` times; the time of the
+    failed try counts, against plain nbgrader."""
+    done = nbgrader("autograde", exercise, "--force", root=course, config=PLAIN_CONFIG, check=False)
+    for _ in range(retries):
+        said = done.stdout + done.stderr
+        if done.returncode == 0 or "Kernel died before replying" not in said:
+            break
+        for student in sorted(set(KERNEL_DIED.findall(said))):
+            done = nbgrader("autograde", exercise, "--force", f"--student={student}", root=course,
+                            config=PLAIN_CONFIG, check=False)
+    if done.returncode != 0:
+        sys.exit(f"plain nbgrader autograde of {exercise} failed (exit {done.returncode}):\n"
+                 f"{(done.stdout + done.stderr)[-4000:]}")
 
 
 def load_redteam(assignment: str) -> dict:
@@ -360,7 +383,7 @@ def run(submissions: int = 300, adversarial: float = 0.1, workers: int = 2, root
     before, start = load(), time.perf_counter()
     for exercise in EXERCISES:
         if any((root / "plain" / "autograder" / "var" / "submitted").glob(f"*/{exercise}")):
-            nbgrader("autograde", exercise, "--force", root=root / "plain", config=PLAIN_CONFIG)
+            plain_autograde(exercise, root / "plain")
     plain = time.perf_counter() - start
     out["plain"] = {"seconds": plain, "per_minute": 60 * honest_count / plain, "load_before": before, "load_after": load()}
     log(f"  plain nbgrader autograde, serial, {honest_count} honest: {plain:.1f} s, "
