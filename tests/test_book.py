@@ -94,8 +94,10 @@ def test_a_chapter_taken_from_the_cache_is_published_with_its_outputs(built_book
         nbformat.write(stripped, copy)
         assert course_pages.restore_cached_outputs(copy, cache), f"{chapter.stem}: nothing restored"
         restored = nbformat.read(copy, as_version=4)
-        # Each cell with outputs has them again (a fresh execution may order a cell's streams and
-        # displays otherwise than the cache stores them).
-        assert [bool(c.get("outputs")) for c in restored.cells if c.cell_type == "code"] == list(map(bool, outputs)), \
-            chapter.stem
+        # Each cell published with outputs has them again. (Not equal outputs: a fresh execution
+        # orders a cell's streams and displays otherwise than jupyter-cache stores them, and keeps
+        # no glue record, which the cache does.)
+        again = [bool(c.get("outputs")) for c in restored.cells if c.cell_type == "code"]
+        lost = [i for i, (has, had) in enumerate(zip(again, map(bool, outputs))) if had and not has]
+        assert len(again) == len(outputs) and not lost, f"{chapter.stem}: code cells {lost} lost their outputs"
         assert not course_pages.restore_cached_outputs(copy, cache), "a notebook with outputs is left alone"
