@@ -42,7 +42,7 @@ from filelock import FileLock
 
 from autograder import report
 from autograder import submission as sub
-from autograder.nbgrader_cli import CONFIG, REPO, nbgrader
+from autograder.nbgrader_cli import REPO, nbgrader
 from autograder.sandbox import Limits, bwrap_path, student_site
 
 GRADER_VERSION = "3"  # part of every cache key: bump it when a change to the grader changes results

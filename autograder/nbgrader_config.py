@@ -10,9 +10,9 @@ graded copies, feedback, the gradebook) lives under ``autograder/var/``, which g
 import sys
 from pathlib import Path
 
-from nbconvert.preprocessors import ClearMetadataPreprocessor, CSSHTMLHeaderPreprocessor
-from nbgrader.preprocessors import (AssignLatePenalties, CheckCellMetadata, ClearHiddenTests, GetGrades, IgnorePattern,
-                                    LimitOutput, SaveAutoGrades)
+from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor
+from nbgrader.converters import Autograde
+from nbgrader.preprocessors import ClearHiddenTests, Execute, GetGrades
 
 c = get_config()  # noqa: F821 (provided by traitlets when nbgrader loads this file)
 
@@ -33,9 +33,10 @@ c.CourseDirectory.db_url = f"sqlite:///{REPO / 'autograder' / 'var' / 'gradebook
 # autograde` and Formgrader's autograde button, which have none, refuse and name the command.
 # Named, not imported: nbconvert imports it when autograde runs, so that an import error stops
 # autograde there, where an error in this file would make nbgrader drop the file, Execute included.
-c.Autograde.autograde_preprocessors = ["autograder.preprocessors.FillOutputsFromCache", IgnorePattern,
-                                       ClearMetadataPreprocessor, LimitOutput, SaveAutoGrades, AssignLatePenalties,
-                                       CheckCellMetadata]
+c.Autograde.autograde_preprocessors = [
+    "autograder.preprocessors.FillOutputsFromCache" if step is Execute else step
+    for step in Autograde.class_traits()["autograde_preprocessors"].default()  # nbgrader's own steps
+]
 # Seconds per cell of nbgrader's own execution, now only Validate in `make lab` (the sandboxed
 # grader has its limits in autograder/sandbox.py): an exercise runs in at most 60 s in all.
 c.Execute.timeout = 60

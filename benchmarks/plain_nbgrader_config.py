@@ -6,11 +6,8 @@ honest submissions only, so this file loads the course's and puts nbgrader's ``E
 """
 from pathlib import Path
 
-from nbconvert.preprocessors import ClearMetadataPreprocessor
-from nbgrader.preprocessors import (AssignLatePenalties, CheckCellMetadata, Execute, IgnorePattern, LimitOutput,
-                                    SaveAutoGrades)
+from nbgrader.converters import Autograde
 
 c = get_config()  # noqa: F821 (provided by traitlets when nbgrader loads this file)
 load_subconfig(str(Path(__file__).resolve().parent.parent / "autograder" / "nbgrader_config.py"))  # noqa: F821
-c.Autograde.autograde_preprocessors = [Execute, IgnorePattern, ClearMetadataPreprocessor, LimitOutput, SaveAutoGrades,
-                                       AssignLatePenalties, CheckCellMetadata]
+c.Autograde.autograde_preprocessors = Autograde.class_traits()["autograde_preprocessors"].default()
